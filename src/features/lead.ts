@@ -1,0 +1,67 @@
+// The lead record as clients and the Olist file describe it: one schema for the API, the CSV rows and training.
+import { z } from 'zod';
+
+const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
+// ISO-8601 date-time as CRMs send it: seconds, fractions and an offset are optional.
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?$/;
+
+export interface CalendarDate {
+  year: number;
+  month: number; // 1-12
+  day: number;
+}
+
+/** Parses `YYYY-MM-DD` or an ISO date-time; null unless it names a real calendar date and time of day. */
+export function parseLeadDate(text: string): CalendarDate | null {
+  const match = DATE_ONLY.exec(text) ?? DATE_TIME.exec(text);
+  if (!match) return null;
+  const year = Number(match[1]);
+  const month = Number(match[2]);
+  const day = Number(match[3]);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return null;
+  if (match[4] !== undefined && (Number(match[4]) > 23 || Number(match[5]) > 59 || Number(match[6] ?? 0) > 59)) return null;
+  return { year, month, day };
+}
+
+function daysInMonth(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+}
+
+/** Day of the week of a calendar date, 0 = Monday … 6 = Sunday. */
+export function weekdayOf(date: CalendarDate): number {
+  return (new Date(Date.UTC(date.year, date.month - 1, date.day)).getUTCDay() + 6) % 7;
+}
+
+/** The date part, `YYYY-MM-DD`, of a valid lead date; ordering these strings orders the dates. */
+export function isoDay(text: string): string {
+  return text.slice(0, 10);
+}
+
+export const LeadSchema = z
+  .object({
+    mql_id: z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters'),
+    first_contact_date: z
+      .string()
+      .refine((value) => parseLeadDate(value) !== null, 'must be a real calendar date, YYYY-MM-DD or an ISO-8601 date-time'),
+    landing_page_id: z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters'),
+    origin: z.string().max(128, 'must be at most 128 characters').nullable().optional(),
+  })
+  .meta({
+    id: 'Lead',
+    description: 'A marketing-qualified lead. Fields other than these four are ignored; origin null, empty or absent means "missing".',
+    example: {
+      mql_id: 'dac32acd4db4c29c230538b72f8dd87d',
+      first_contact_date: '2018-02-01',
+      landing_page_id: '88740e65d5d6b056e0cda098e1ea6313',
+      origin: 'social',
+    },
+  });
+
+export type Lead = z.infer<typeof LeadSchema>;
+
+/** A lead from the training data with its outcome. */
+export interface LabelledLead extends Lead {
+  converted: boolean;
+  /** `YYYY-MM-DD HH:MM:SS` of the closed deal, when it converted. */
+  won_date?: string;
+}
