@@ -41,7 +41,7 @@ function modelCard(artifact: Artifact, files: string[]): string {
     `MODEL CARD  lead-conversion ${artifact.model_version}`,
     `  data       ${data.leads} leads (${data.first_contact_from} … ${data.first_contact_to}), ${data.converted} converted (${percent(data.converted / data.leads)}), ${data.rejected_rows} rows rejected`,
     `  files      ${files.join(', ')}`,
-    `  features   ${artifact.pipeline.steps.map((s) => `${s.feature} (${s.categories.length} categories)`).join(', ')}; categories seen < ${artifact.pipeline.settings.minCategoryCount}× → (other)`,
+    `  features   ${artifact.pipeline.steps.map((s) => `${s.feature} (${s.categories.length} categories)`).join(', ')}; ${artifact.pipeline.settings.minCategoryCount > 1 ? `categories seen < ${artifact.pipeline.settings.minCategoryCount}× → (other)` : 'every category kept'}, unseen ones → (other)`,
     `  model      L2 logistic regression, C=${model.solver.C}, ${model.solver.name}, ${model.solver.iterations} iterations, |gradient|∞=${model.solver.gradient_max_norm.toExponential(1)}, fit ${model.solver.fit_ms} ms`,
     `  chosen by  validation AUC ${selection.validation_auc.toFixed(3)} on ${selection.validate_from} … ${selection.validate_until} (fit before it), ${selection.candidates} candidates`,
     '',

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { LeadSchema, parseLeadDate, weekdayOf } from '../../src/features/lead.js';
+
+describe('parseLeadDate', () => {
+  it('reads dates and ISO date-times', () => {
+    expect(parseLeadDate('2018-02-01')).toEqual({ year: 2018, month: 2, day: 1 });
+    expect(parseLeadDate('2018-02-01T13:45:00Z')).toEqual({ year: 2018, month: 2, day: 1 });
+    expect(parseLeadDate('2018-02-01T13:45:00.123+02:00')).toEqual({ year: 2018, month: 2, day: 1 });
+    expect(parseLeadDate('2018-05-08 20:17:59')).toEqual({ year: 2018, month: 5, day: 8 });
+  });
+
+  it('rejects impossible calendar dates and times', () => {
+    expect(parseLeadDate('2018-02-30')).toBeNull();
+    expect(parseLeadDate('2017-02-29')).toBeNull();
+    expect(parseLeadDate('2018-13-01')).toBeNull();
+    expect(parseLeadDate('2018-04-31')).toBeNull();
+    expect(parseLeadDate('2018-02-01T24:00:00Z')).toBeNull();
+    expect(parseLeadDate('01/02/2018')).toBeNull();
+    expect(parseLeadDate('')).toBeNull();
+  });
+
+  it('accepts leap days in leap years', () => {
+    expect(parseLeadDate('2016-02-29')).toEqual({ year: 2016, month: 2, day: 29 });
+  });
+
+  it('numbers weekdays from Monday', () => {
+    expect(weekdayOf({ year: 2018, month: 2, day: 5 })).toBe(0); // 2018-02-05 was a Monday
+    expect(weekdayOf({ year: 2018, month: 2, day: 4 })).toBe(6);
+  });
+});
+
+describe('LeadSchema', () => {
+  const lead = { mql_id: 'a', first_contact_date: '2018-02-01', landing_page_id: 'p' };
+
+  it('treats origin as optional and nullable and drops unknown fields', () => {
+    expect(LeadSchema.parse({ ...lead, origin: null, crm_owner: 'x' })).toEqual({ ...lead, origin: null });
+    expect(LeadSchema.parse(lead)).toEqual(lead);
+  });
+
+  it('names every offending field', () => {
+    const result = LeadSchema.safeParse({ mql_id: '', first_contact_date: '2018-02-30', landing_page_id: 5 });
+    expect(result.success).toBe(false);
+    expect(result.error!.issues.map((issue) => issue.path.join('.')).sort()).toEqual(['first_contact_date', 'landing_page_id', 'mql_id']);
+  });
+});
