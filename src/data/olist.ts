@@ -5,13 +5,13 @@ import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'csv-parse';
 import { z } from 'zod';
-import { LeadSchema, parseLeadDate, type LabelledLead } from '../features/lead.js';
+import { LEAD_COLUMNS, LeadSchema, parseLeadDate, type LabelledLead } from '../features/lead.js';
 
 export const MQL_FILE = 'olist_marketing_qualified_leads_dataset.csv';
 export const DEALS_FILE = 'olist_closed_deals_dataset.csv';
 export const DATASET_URL = 'https://www.kaggle.com/datasets/olistbr/marketing-funnel-olist';
 
-export const MQL_COLUMNS = ['mql_id', 'first_contact_date', 'landing_page_id', 'origin'] as const;
+export const MQL_COLUMNS = LEAD_COLUMNS;
 const DEAL_COLUMNS = ['mql_id', 'won_date'] as const;
 
 const DealSchema = z.object({

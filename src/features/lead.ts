@@ -37,14 +37,22 @@ export function isoDay(text: string): string {
   return text.slice(0, 10);
 }
 
+/** "is required" for an absent field, "must be a string" for any other type. */
+const text = () => z.string({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a string') });
+
 export const LeadSchema = z
   .object({
-    mql_id: z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters'),
-    first_contact_date: z
-      .string()
-      .refine((value) => parseLeadDate(value) !== null, 'must be a real calendar date, YYYY-MM-DD or an ISO-8601 date-time'),
-    landing_page_id: z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters'),
-    origin: z.string().max(128, 'must be at most 128 characters').nullable().optional(),
+    mql_id: text().min(1, 'must not be empty').max(128, 'must be at most 128 characters'),
+    first_contact_date: text()
+      .refine((value) => parseLeadDate(value) !== null, 'must be a real calendar date, YYYY-MM-DD or an ISO-8601 date-time')
+      .describe('YYYY-MM-DD or an ISO-8601 date-time, naming a real calendar date'),
+    landing_page_id: text().min(1, 'must not be empty').max(128, 'must be at most 128 characters'),
+    origin: z
+      .string({ error: 'must be a string or null' })
+      .max(128, 'must be at most 128 characters')
+      .nullable()
+      .optional()
+      .describe('Marketing channel, e.g. organic_search or paid_search; null, empty or absent means missing'),
   })
   .meta({
     id: 'Lead',
@@ -65,3 +73,6 @@ export interface LabelledLead extends Lead {
   /** `YYYY-MM-DD HH:MM:SS` of the closed deal, when it converted. */
   won_date?: string;
 }
+
+/** The lead columns of the Olist MQL file, which CSV inputs and outputs follow. */
+export const LEAD_COLUMNS = ['mql_id', 'first_contact_date', 'landing_page_id', 'origin'] as const;

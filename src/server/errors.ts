@@ -1,0 +1,68 @@
+// One error shape for every failure: { statusCode, error, message, details? }.
+import { STATUS_CODES } from 'node:http';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+
+export interface ErrorDetail {
+  path: string;
+  message: string;
+}
+
+export interface ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string;
+  details?: ErrorDetail[];
+}
+
+export class HttpError extends Error {
+  constructor(readonly statusCode: number, message: string, readonly details?: ErrorDetail[]) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+/** `leads[17].first_contact_date` from zod's ['leads', 17, 'first_contact_date']. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '');
+}
+
+export function validationError(issues: readonly z.core.$ZodIssue[], where: string): HttpError {
+  const details = issues.map((issue) => ({ path: formatPath(issue.path) || where, message: issue.message }));
+  const fields = [...new Set(details.map((d) => d.path))];
+  const named = fields.slice(0, 5).join(', ') + (fields.length > 5 ? `, and ${fields.length - 5} more` : '');
+  return new HttpError(400, `invalid ${where}: ${named}`, details);
+}
+
+export function errorBody(statusCode: number, message: string, details?: ErrorDetail[]): ErrorBody {
+  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message, ...(details ? { details } : {}) };
+}
+
+/** Fastify's own client errors, reworded to say what to send instead. */
+function clientErrorMessage(error: FastifyError, request: FastifyRequest, bodyLimit: number): string {
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return 'the body is not valid JSON';
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return 'the body is empty; send a JSON lead';
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return `the body is larger than BODY_LIMIT, ${bodyLimit} bytes; send fewer leads per request`;
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return `unsupported content type ${JSON.stringify(request.headers['content-type'] ?? '')}; send application/json${request.url.startsWith('/batch-predict') ? ' or text/csv' : ''}`;
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return 'the Content-Length header does not match the body';
+    default:
+      return error.message;
+  }
+}
+
+export function sendError(error: FastifyError | HttpError | Error, request: FastifyRequest, reply: FastifyReply, bodyLimit: number): FastifyReply {
+  if (error instanceof HttpError) return reply.code(error.statusCode).send(errorBody(error.statusCode, error.message, error.details));
+  const status = (error as FastifyError).statusCode;
+  if (status && status >= 400 && status < 500) {
+    return reply.code(status).send(errorBody(status, clientErrorMessage(error as FastifyError, request, bodyLimit)));
+  }
+  // Anything else is our fault: the client gets no internals, the log gets everything.
+  request.log.error({ err: error }, 'request failed');
+  return reply.code(500).send(errorBody(500, 'the server failed to handle this request; it has been logged'));
+}
