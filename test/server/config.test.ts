@@ -1,0 +1,34 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, projectRoot } from '../../src/server/config.js';
+
+describe('loadConfig', () => {
+  it('has working defaults', () => {
+    expect(loadConfig({})).toEqual({
+      port: 3000,
+      host: '127.0.0.1',
+      modelPath: path.join(projectRoot(), 'artifacts'),
+      logLevel: 'info',
+      bodyLimit: 10 * 1024 * 1024,
+      maxBatch: 10_000,
+      apiKeys: [],
+      shutdownDrainMs: 1000,
+      workers: 1,
+    });
+  });
+
+  it('reads every variable, and blank means unset', () => {
+    const config = loadConfig({ PORT: '8080', HOST: '0.0.0.0', MODEL_PATH: '/m.json', LOG_LEVEL: 'warn', BODY_LIMIT: '2048', MAX_BATCH: '5', API_KEYS: ' aaaaaaaaaaaaaaaa , bbbbbbbbbbbbbbbb,', SHUTDOWN_DRAIN_MS: '0', WORKERS: '2', PATH: '/bin' });
+    expect(config).toEqual({ port: 8080, host: '0.0.0.0', modelPath: '/m.json', logLevel: 'warn', bodyLimit: 2048, maxBatch: 5, apiKeys: ['aaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbb'], shutdownDrainMs: 0, workers: 2 });
+    expect(loadConfig({ PORT: '' }).port).toBe(3000);
+  });
+
+  it('names every bad variable in one message', () => {
+    const bad = { PORT: '80a', MAX_BATCH: '0', LOG_LEVEL: 'chatty', API_KEYS: 'short', BODY_LIMIT: '99999999999' };
+    expect(() => loadConfig(bad)).toThrow(ConfigError);
+    expect(() => loadConfig(bad)).toThrow(
+      'invalid configuration: PORT must be a whole number; LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; BODY_LIMIT must be at most 1073741824; MAX_BATCH must be at least 1; API_KEYS must be comma-separated keys of at least 16 characters each',
+    );
+    expect(() => loadConfig({ PORT: '70000' })).toThrow('PORT must be at most 65535');
+  });
+});

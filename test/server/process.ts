@@ -1,0 +1,44 @@
+// Starts the real process entry (src/server/main.ts) as a child, for start-up and shutdown tests.
+import { spawn, type ChildProcess } from 'node:child_process';
+
+export interface RunningServer {
+  child: ChildProcess;
+  port: number;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+export function spawnServer(env: Record<string, string>, entry = 'src/server/main.ts'): { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', SHUTDOWN_DRAIN_MS: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (chunk) => (out += chunk));
+  child.stderr!.on('data', (chunk) => (err += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+/** Resolves with the port once the server logs that it listens; rejects if it exits first. */
+export async function startServer(env: Record<string, string>, expectedListeners = 1): Promise<RunningServer> {
+  const started = spawnServer(env);
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${started.stderr()}`)), 20_000);
+    const check = () => {
+      const ports = [...started.stdout().matchAll(/listening at http:\/\/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]));
+      if (ports.length >= expectedListeners) {
+        clearTimeout(timer);
+        resolve(ports[0]!);
+      }
+    };
+    started.child.stdout!.on('data', check);
+    started.exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}: ${started.stderr()}`));
+    });
+  });
+  return { ...started, port };
+}
