@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import { parse } from 'csv-parse';
 import { z } from 'zod';
+import { readCsv, type RowProblem } from './csv.js';
 import { LEAD_COLUMNS, LeadSchema, parseLeadDate, type LabelledLead } from '../features/lead.js';
 
 export const MQL_FILE = 'olist_marketing_qualified_leads_dataset.csv';
@@ -19,24 +19,8 @@ const DealSchema = z.object({
   won_date: z.string().refine((value) => parseLeadDate(value) !== null, 'must be a date-time, YYYY-MM-DD HH:MM:SS'),
 });
 
-/** One rejected row: where it is and what is wrong with it. */
-export interface RowProblem {
-  file: string;
-  line: number;
-  field: string;
-  message: string;
-}
-
-export function describeProblem(problem: RowProblem): string {
-  return `${problem.file}:${problem.line}: ${problem.field} ${problem.message}`;
-}
-
-export class DataError extends Error {
-  constructor(message: string, readonly problem?: RowProblem) {
-    super(message);
-    this.name = 'DataError';
-  }
-}
+export { DataError, describeProblem, type RowProblem } from './csv.js';
+import { DataError, describeProblem } from './csv.js';
 
 export interface FileFingerprint {
   file: string;
@@ -55,53 +39,28 @@ export interface LoadOptions {
   strict?: boolean;
 }
 
-interface CsvRow {
-  line: number;
-  values: Record<string, string>;
-}
-
-/**
- * Streams a CSV file, yielding each record keyed by the header with its line number.
- * Records whose field count differs from the header's are reported, not yielded.
- */
-async function* readCsv(
+/** Reads a CSV file while hashing its bytes, so the artifact can name exactly what it was trained on. */
+async function* readFingerprinted(
   filePath: string,
   requiredColumns: readonly string[],
   report: (problem: RowProblem) => void,
-  fingerprint: { sha256: string; rows: number },
-): AsyncGenerator<CsvRow> {
-  const file = path.basename(filePath);
+  fingerprint: FileFingerprint,
+) {
   const hash = createHash('sha256');
   const input = createReadStream(filePath);
   input.on('data', (chunk) => hash.update(chunk));
-  const parser = input.pipe(parse({ bom: true, info: true, relax_column_count: true, skip_empty_lines: true }));
-  input.on('error', (error) => parser.destroy(error));
-  let header: string[] | null = null;
-  try {
-    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-      if (!header) {
-        header = record.map((name) => name.trim());
-        const missing = requiredColumns.filter((column) => !header!.includes(column));
-        if (missing.length) throw new DataError(`${file}:1: the header lacks column(s) ${missing.join(', ')} (found: ${header.join(', ')})`);
-        continue;
-      }
-      fingerprint.rows++;
-      if (record.length !== header.length) {
-        report({ file, line: info.lines, field: 'row', message: `has ${record.length} fields, the header has ${header.length}` });
-        continue;
-      }
-      yield { line: info.lines, values: Object.fromEntries(header.map((name, i) => [name, record[i]!])) };
-    }
-  } catch (error) {
-    if (error instanceof DataError) throw error;
-    const { message, lines } = error as { message: string; lines?: number };
-    throw new DataError(`${file}${lines ? `:${lines}` : ''}: cannot read the CSV: ${message}`);
+  const countAndReport = (problem: RowProblem) => {
+    if (problem.field === 'row') fingerprint.rows++; // a malformed row is still a row of the file
+    report(problem);
+  };
+  for await (const row of readCsv(input, path.basename(filePath), requiredColumns, countAndReport)) {
+    fingerprint.rows++;
+    yield row;
   }
-  if (!header) throw new DataError(`${file}: the file is empty; expected a header with ${requiredColumns.join(', ')}`);
   fingerprint.sha256 = hash.digest('hex');
 }
 
-function zodProblems(file: string, line: number, error: z.ZodError): RowProblem[] {
+export function zodProblems(file: string, line: number, error: z.ZodError): RowProblem[] {
   return error.issues.map((issue) => ({ file, line, field: issue.path.join('.') || 'row', message: issue.message }));
 }
 
@@ -130,7 +89,7 @@ export async function loadOlist(dir: string, options: LoadOptions = {}): Promise
 
   const deals = new Map<string, { line: number; wonDate: string }>();
   const dealsPrint = { file: DEALS_FILE, sha256: '', rows: 0 };
-  for await (const { line, values } of readCsv(path.join(dir, DEALS_FILE), DEAL_COLUMNS, report, dealsPrint)) {
+  for await (const { line, values } of readFingerprinted(path.join(dir, DEALS_FILE), DEAL_COLUMNS, report, dealsPrint)) {
     const parsed = DealSchema.safeParse(values);
     if (!parsed.success) {
       zodProblems(DEALS_FILE, line, parsed.error).forEach(report);
@@ -147,7 +106,7 @@ export async function loadOlist(dir: string, options: LoadOptions = {}): Promise
   const leads: LabelledLead[] = [];
   const seen = new Map<string, number>();
   const mqlPrint = { file: MQL_FILE, sha256: '', rows: 0 };
-  for await (const { line, values } of readCsv(path.join(dir, MQL_FILE), MQL_COLUMNS, report, mqlPrint)) {
+  for await (const { line, values } of readFingerprinted(path.join(dir, MQL_FILE), MQL_COLUMNS, report, mqlPrint)) {
     const parsed = LeadSchema.safeParse(values);
     if (!parsed.success) {
       zodProblems(MQL_FILE, line, parsed.error).forEach(report);

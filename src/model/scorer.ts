@@ -55,6 +55,12 @@ export class Scorer {
     return sigmoid(z);
   }
 
+  /** Probability and tier without the reasons, for bulk scoring where nobody reads them. */
+  rate(lead: Lead): { probability: number; tier: Tier } {
+    const probability = this.probability(lead);
+    return { probability, tier: tierOf(probability, this.cuts) };
+  }
+
   score(lead: Lead): LeadScore {
     let z = this.intercept;
     const explanation: Contribution[] = [];
