@@ -86,6 +86,6 @@ describe('.circleci/config.yml', () => {
     expect(JSON.stringify(config.jobs.train)).toContain('store_artifacts');
     const [workflow] = Object.values(config.workflows) as { jobs: (string | Record<string, { filters?: unknown }>)[] }[];
     const image = workflow!.jobs.find((job) => typeof job !== 'string' && 'image' in job) as Record<string, { filters: unknown }>;
-    expect(image.image.filters).toEqual({ branches: { only: 'main' } });
+    expect(image.image!.filters).toEqual({ branches: { only: 'main' } });
   });
 });

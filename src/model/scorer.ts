@@ -6,7 +6,7 @@ import { sigmoid } from './logistic.js';
 import { tierOf, type Tier, type TierCutPoints } from './tiers.js';
 
 export interface Contribution {
-  feature: FeatureName;
+  readonly feature: FeatureName;
   /** The category the model used: the lead's own value, or "(other)" for one it never learned. */
   value: string;
   /** Log-odds this value adds to the intercept. */
@@ -23,6 +23,9 @@ interface StepTable {
   feature: FeatureName;
   weightOf: Map<string, number>;
   otherWeight: number;
+  /** One frozen reason per category, made at load time and shared by every score that uses it. */
+  reasonOf: Map<string, Contribution>;
+  otherReason: Contribution;
 }
 
 const byMagnitude = (a: Contribution, b: Contribution) => Math.abs(b.contribution) - Math.abs(a.contribution);
@@ -45,7 +48,8 @@ export class Scorer {
     this.cuts = artifact.tiers;
     this.steps = state.steps.map(({ feature, categories }) => {
       const weightOf = new Map(categories.map((category) => [category, artifact.model.weights[`${feature}=${category}`]!]));
-      return { feature, weightOf, otherWeight: weightOf.get(OTHER)! };
+      const reasonOf = new Map(categories.map((category) => [category, Object.freeze({ feature, value: category, contribution: weightOf.get(category)! })]));
+      return { feature, weightOf, otherWeight: weightOf.get(OTHER)!, reasonOf, otherReason: reasonOf.get(OTHER)! };
     });
   }
 
@@ -65,13 +69,16 @@ export class Scorer {
     let z = this.intercept;
     const explanation: Contribution[] = [];
     for (const step of this.steps) {
-      const category = extractCategory(step.feature, lead);
-      const known = step.weightOf.get(category);
-      const contribution = known ?? step.otherWeight;
-      z += contribution;
-      explanation.push({ feature: step.feature, value: known === undefined ? OTHER : category, contribution });
+      const reason = step.reasonOf.get(extractCategory(step.feature, lead)) ?? step.otherReason;
+      z += reason.contribution;
+      explanation.push(reason);
     }
     const probability = sigmoid(z);
     return { probability, tier: tierOf(probability, this.cuts), explanation: explanation.sort(byMagnitude) };
+  }
+
+  /** Every reason a score can give, for consumers that prepare their output once (the HTTP serializer). */
+  get reasons(): readonly Contribution[] {
+    return this.steps.flatMap((step) => [...step.reasonOf.values()]);
   }
 }

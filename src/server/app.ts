@@ -11,6 +11,7 @@ import { Scorer } from '../model/scorer.js';
 import type { Config } from './config.js';
 import { parseLeadsCsv, scoresCsv } from './csv.js';
 import { errorBody, HttpError, sendError, validationError } from './errors.js';
+import { responseWriter } from './serialize.js';
 import {
   BatchResponseSchema,
   batchRequestSchema,
@@ -50,6 +51,7 @@ declare module 'fastify' {
   }
 }
 
+const JSON_TYPE = 'application/json; charset=utf-8';
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 const errorResponses = { 400: ErrorSchema, 401: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema };
@@ -61,6 +63,7 @@ function keyDigest(key: string): Buffer {
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config, model } = options;
   const { artifact, scorer } = model;
+  const write = responseWriter(scorer);
   const startedAt = Date.now();
   let shuttingDown = false;
 
@@ -198,10 +201,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       body: LeadSchema,
       response: { 200: PredictResponseSchema, ...errorResponses },
     },
-    handler: async (request) => {
+    handler: async (request, reply) => {
       const lead = request.body as Lead;
-      const { probability, tier, explanation } = scorer.score(lead);
-      return { mql_id: lead.mql_id, probability, tier, model_version: scorer.version, explanation };
+      return reply.type(JSON_TYPE).send(write.prediction({ mql_id: lead.mql_id, ...scorer.score(lead) }));
     },
   });
 
@@ -241,7 +243,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         if (wantsCsv(request)) {
           return reply.type('text/csv; charset=utf-8').serializer((payload: string) => payload).send(scoresCsv(predictions, scorer.version));
         }
-        return { model_version: scorer.version, predictions };
+        return reply.type(JSON_TYPE).send(write.batch(predictions));
       },
     });
   });
