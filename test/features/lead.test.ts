@@ -19,6 +19,13 @@ describe('parseLeadDate', () => {
     expect(parseLeadDate('')).toBeNull();
   });
 
+  it('refuses anything but digits in the positions of a plain date', () => {
+    for (const text of ['2018-0a-01', '+018-01-01', '2018/01/01', '2018-01-0 ', ' 018-01-01', '2018-1-011', '0000-00-00', '2018-00-10']) expect(parseLeadDate(text)).toBeNull();
+    expect(parseLeadDate('0001-01-01')).toEqual({ year: 1, month: 1, day: 1 });
+    expect(parseLeadDate('2000-02-29')).toEqual({ year: 2000, month: 2, day: 29 }); // divisible by 400
+    expect(parseLeadDate('1900-02-29')).toBeNull(); // divisible by 100 only
+  });
+
   it('accepts leap days in leap years', () => {
     expect(parseLeadDate('2016-02-29')).toEqual({ year: 2016, month: 2, day: 29 });
   });
