@@ -36,7 +36,7 @@ function parsePlainDate(text: string): CalendarDate | null {
   const month = digit(text, 5) * 10 + digit(text, 6);
   const day = digit(text, 8) * 10 + digit(text, 9);
   // NaN fails every comparison, so a non-digit anywhere is refused here
-  if (!(month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month))) return null;
+  if (!(year >= 0 && month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month))) return null;
   return { year, month, day };
 }
 
