@@ -8,6 +8,8 @@ import { parseLeadDate } from '../src/features/lead.js';
 import { saveArtifact, type Artifact } from '../src/model/artifact.js';
 import type { Evaluation } from '../src/model/metrics.js';
 import { trainLeadModel } from '../src/model/training.js';
+import { buildReport } from '../src/report/report.js';
+import { writeFile } from 'node:fs/promises';
 
 const DEFAULT_DATA = '../shared/data/olist';
 
@@ -83,6 +85,9 @@ async function main(): Promise<void> {
   await mkdir(args.out!, { recursive: true });
   const file = await saveArtifact(outcome.artifact, args.out!);
   progress(`wrote ${file} and made it the default (${path.join(args.out!, 'latest.json')})`);
+  const reportFile = file.replace(/\.json$/, '.report.html');
+  await writeFile(reportFile, await buildReport({ leads: data.leads, rejectedRows: data.problems.length, artifact: outcome.artifact }));
+  progress(`wrote the data analysis and model card to ${reportFile}`);
   process.stdout.write(modelCard(outcome.artifact, data.files.map((f) => `${f.file} sha256 ${f.sha256.slice(0, 12)}…`)));
   process.stdout.write(`  total ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
 
