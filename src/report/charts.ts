@@ -14,8 +14,10 @@ const CONFIG = {
 
 /** Renders a Vega-Lite spec to an SVG string; the title goes in the page, not the chart. */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
-  const { spec: vegaSpec } = compile({ ...spec, config: { ...CONFIG, ...(spec.config ?? {}) } } as TopLevelSpec);
-  const view = new vega.View(vega.parse(vegaSpec), { renderer: 'none' });
+  // Layers that share an axis make Vega-Lite warn about merging their sort orders; the charts set none that conflict.
+  const logger = vega.logger(vega.Error);
+  const { spec: vegaSpec } = compile({ ...spec, config: { ...CONFIG, ...(spec.config ?? {}) } } as TopLevelSpec, { logger });
+  const view = new vega.View(vega.parse(vegaSpec), { renderer: 'none', logger });
   const svg = await view.toSVG();
   view.finalize();
   return svg;

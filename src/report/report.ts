@@ -45,6 +45,11 @@ export function holdoutEvaluation(leads: readonly LabelledLead[], artifact: Arti
 }
 
 export async function buildReport(input: ReportInput): Promise<string> {
+  return (await buildReportWithCharts(input)).html;
+}
+
+/** The page and each chart on its own, named, so a chart can also be shown elsewhere (the README). */
+export async function buildReportWithCharts(input: ReportInput): Promise<{ html: string; charts: Record<string, string> }> {
   const { leads, artifact } = input;
   const converted = leads.filter((lead) => lead.converted).length;
   const baseRate = converted / leads.length;
@@ -55,7 +60,10 @@ export async function buildReport(input: ReportInput): Promise<string> {
   const origins = ratesBy(leads, originOf).sort((a, b) => b.leads - a.leads);
   const pages = ratesBy(leads, (lead) => lead.landing_page_id).sort((a, b) => b.leads - a.leads);
   const rarePages = pages.filter((page) => page.leads < 5).length;
-  const closeDays = daysToClose(leads).sort((a, b) => a - b);
+  const allCloseDays = daysToClose(leads).sort((a, b) => a - b);
+  // A won date before the first contact is a data error; it is named, not charted.
+  const closeDays = allCloseDays.filter((d) => d >= 0);
+  const closedBeforeContact = allCloseDays.length - closeDays.length;
   const medianClose = closeDays.length ? closeDays[Math.floor(closeDays.length / 2)]! : Number.NaN;
 
   const monthChart = await renderSvg({
@@ -88,12 +96,12 @@ export async function buildReport(input: ReportInput): Promise<string> {
   const pageChart = await renderSvg({
     width: 520,
     height: 300,
-    data: { values: busiest.map((p) => ({ page: shortId(p.group), leads: p.leads, rate: p.rate, low: p.low, high: p.high })) },
-    encoding: { y: { field: 'page', type: 'nominal', sort: null, title: 'Landing page (first 8 characters of its id)' } },
+    data: { values: busiest.map((p) => ({ page: shortId(p.group), label: `${integer(p.leads)} leads`, rate: p.rate, low: p.low, high: p.high })) },
+    encoding: { y: { field: 'page', type: 'nominal', sort: null, title: 'Landing page' } },
     layer: [
       { mark: { type: 'bar', color: PALETTE.primary, opacity: 0.85 }, encoding: { x: { field: 'rate', type: 'quantitative', title: 'Conversion rate with 95 % interval', axis: { format: '.0%' } } } },
       { mark: { type: 'rule', color: '#222' }, encoding: { x: { field: 'low', type: 'quantitative' }, x2: { field: 'high' } } },
-      { mark: { type: 'text', align: 'left', dx: 4, fontSize: 10, color: '#444' }, encoding: { x: { field: 'high', type: 'quantitative' }, text: { field: 'leads', type: 'quantitative', format: ',' } } },
+      { mark: { type: 'text', align: 'left', dx: 4, fontSize: 10, color: '#444' }, encoding: { x: { field: 'high', type: 'quantitative' }, text: { field: 'label', type: 'nominal' } } },
     ],
   } as TopLevelSpec);
 
@@ -115,7 +123,7 @@ export async function buildReport(input: ReportInput): Promise<string> {
     data: { values: closeDays.map((d) => ({ days: d })) },
     mark: { type: 'bar', color: PALETTE.good },
     encoding: {
-      x: { field: 'days', type: 'quantitative', bin: { step: 15 }, title: 'Days from first contact to closed deal' },
+      x: { field: 'days', type: 'quantitative', bin: { step: 15, extent: [0, Math.max(15, Math.ceil((closeDays.at(-1) ?? 0) / 15) * 15)] }, title: 'Days from first contact to closed deal (15-day bins)' },
       y: { aggregate: 'count', type: 'quantitative', title: 'Closed deals' },
     },
   } as TopLevelSpec);
@@ -158,7 +166,7 @@ export async function buildReport(input: ReportInput): Promise<string> {
         encoding: {
           x: { field: 'predicted', type: 'quantitative', title: 'Mean predicted probability', axis: { format: '.0%' } },
           y: { field: 'observed', type: 'quantitative', title: 'Observed conversion rate', axis: { format: '.0%' } },
-          size: { field: 'leads', type: 'quantitative', title: 'Leads in bin', scale: { range: [30, 600] } },
+          size: { field: 'leads', type: 'quantitative', title: 'Leads in bin', scale: { range: [30, 600] }, legend: { values: [50, 500, 1500] } },
         },
       },
     ],
@@ -206,7 +214,8 @@ export async function buildReport(input: ReportInput): Promise<string> {
   const firstMonth = months[0]!;
   const peakMonth = months.reduce((a, b) => (b.rate > a.rate ? b : a));
 
-  return `<!doctype html>
+  const charts = { 'landing-page-tail': tailChart, monthly: monthChart, origin: originChart, 'busiest-pages': pageChart, 'time-to-close': closeChart, roc: rocChart, 'precision-recall': prChart, calibration: calibrationChart, gains: gainsChart };
+  const html = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -227,7 +236,7 @@ code { font-size: 13px; background: #f4f6f9; padding: 0 .25rem; }
 
 <h2 id="data">1. The data</h2>
 <h3 id="overview">Overview</h3>
-${table(['', 'Value'], [
+${table(['Measure', 'Value'], [
     ['Leads (marketing-qualified, MQL)', integer(leads.length)],
     ['Converted: became a closed deal', `${integer(converted)} (${percent(baseRate)})`],
     ['First contact', `${days[0]} to ${days.at(-1)}`],
@@ -252,10 +261,10 @@ ${figure(originChart, 'Share of leads from each marketing channel that became de
 ${table(['Origin', 'Leads', 'Converted', 'Conversion rate', '95 % interval'], origins.map((o) => [escapeHtml(o.group), integer(o.leads), integer(o.converted), percent(o.rate), `${percent(o.low)} – ${percent(o.high)}`]))}
 
 <h3 id="pages">The 15 busiest landing pages</h3>
-${figure(pageChart, 'Conversion rate of the landing pages with the most leads (number of leads at the end of each bar), with 95 % intervals.')}
+${figure(pageChart, 'Conversion rate of the landing pages with the most leads, with 95 % intervals; pages are named by the first 8 characters of their id.')}
 
 <h3 id="time-to-close">Time from first contact to closed deal</h3>
-${figure(closeChart, `Days between a converted lead’s first contact and its closed deal (<code>won_date</code>); median ${integer(medianClose)} days.`)}
+${figure(closeChart, `Days between a converted lead’s first contact and its closed deal (<code>won_date</code>); median ${integer(medianClose)} days.${closedBeforeContact ? ` ${integer(closedBeforeContact)} deal(s) record a won date before the first contact, a data error, and are left out of the chart.` : ''}`)}
 <div class="note"><strong>Why only the four MQL columns are inputs.</strong> Everything in the closed-deals file — segment, lead type, behaviour profile, declared revenue, the won date — is known only <em>after</em> a lead converts. Using it would leak the answer into the question; at scoring time a new lead has only its id, first-contact date, landing page and origin.</div>
 
 <h2 id="model">2. Model card</h2>
@@ -280,7 +289,8 @@ ${figure(rocChart, 'ROC curve on the holdout; the dashed diagonal is a random ra
 ${figure(prChart, `Precision–recall curve on the holdout; the dashed line is the base rate, ${percent(holdoutRate)}.`)}
 </div>
 <div class="grid">
-${figure(calibrationChart, 'Calibration: holdout leads grouped by predicted probability (bins 10 points wide); a point on the dashed line means the probabilities can be taken at face value. Point size: leads in the bin.')}
+<div>${figure(calibrationChart, 'Calibration: holdout leads grouped by predicted probability (bins 10 points wide); a point on the dashed line means the probabilities can be taken at face value. Point size: leads in the bin.')}
+${table(['Predicted', 'Leads', 'Mean predicted', 'Observed rate'], calibration.map((bin) => [`${percent(bin.lower, 0)} – ${percent(bin.upper, 0)}`, integer(bin.count), percent(bin.meanPredicted!), percent(bin.observedRate!)]))}</div>
 ${figure(gainsChart, 'Gains: share of all conversions found when calling leads best-scored first, against calling in random order (dashed).')}
 </div>
 <h3 id="tiers">Tiers</h3>
@@ -294,14 +304,15 @@ ${table(['Tier', 'Share of leads', 'Leads', 'Conversion rate', 'Lift over the ba
 <li>It sees only origin and landing page; what the sales team does after first contact, and everything in the closed-deals file, is outside its view.</li></ul>
 
 <h3 id="fingerprint">Version and training data</h3>
-${table(['', 'Value'], [
+${table(['Field', 'Value'], [
     ['Model version', `<code>${escapeHtml(artifact.model_version)}</code>`],
     ['Trained', escapeHtml(artifact.created_at)],
     ['Artifact sha256', `<code>${artifact.sha256}</code>`],
     ['Leads / converted', `${integer(artifact.training_data.leads)} / ${integer(artifact.training_data.converted)}`],
-  ])}
+  ], 2)}
 <ul>${dataFiles}</ul>
 </body>
 </html>
 `;
+  return { html, charts };
 }
