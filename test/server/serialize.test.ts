@@ -19,7 +19,12 @@ describe('responseWriter', () => {
   });
 
   it('writes a batch as the documented object, in order', () => {
-    expect(JSON.parse(write.batch(scored))).toEqual({ model_version: scorer.version, predictions: scored.map((s) => ({ ...s, explanation: s.explanation })) });
-    expect(JSON.parse(write.batch([]))).toEqual({ model_version: scorer.version, predictions: [] });
+    expect(JSON.parse(write.batch(scored).toString())).toEqual({ model_version: scorer.version, predictions: scored.map((s) => ({ ...s, explanation: s.explanation })) });
+    expect(JSON.parse(write.batch([]).toString())).toEqual({ model_version: scorer.version, predictions: [] });
+  });
+
+  it('grows its buffer for long multi-byte ids', () => {
+    const wide = scored.slice(0, 3).map((s, i) => ({ ...s, mql_id: `${'€'.repeat(127)}${i}` }));
+    expect(JSON.parse(write.batch(wide).toString('utf8')).predictions.map((p: { mql_id: string }) => p.mql_id)).toEqual(wide.map((s) => s.mql_id));
   });
 });
