@@ -77,9 +77,19 @@ interface Load {
   p50: number;
   p99: number;
   errors: number;
+  /** Server CPU time per request: the cost of the work itself, whatever the load generator next to it takes. */
+  cpuMicrosPerRequest: number;
 }
 
-async function load(port: number, urlPath: string, bodies: string[], connections: number): Promise<Load> {
+/** User + system CPU of a process in milliseconds (from /proc; clock ticks are 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+async function load(server: Server, urlPath: string, bodies: string[], connections: number): Promise<Load> {
+  const { port } = server;
+  const cpuBefore = cpuMs(server.child.pid!);
   let next = 0;
   const result = await autocannon({
     url: `http://127.0.0.1:${port}${urlPath}`,
@@ -94,6 +104,7 @@ async function load(port: number, urlPath: string, bodies: string[], connections
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,
+    cpuMicrosPerRequest: ((cpuMs(server.child.pid!) - cpuBefore) * 1000) / Math.max(1, result.requests.total),
   };
 }
 
@@ -103,13 +114,15 @@ async function alternate(name: string, a: () => Promise<Load>, b: () => Promise<
   for (let round = 1; round <= ROUNDS; round++) {
     runs.service.push(await a());
     runs.bare.push(await b());
-    say(`  ${name} round ${round}: service ${runs.service.at(-1)!.requestsPerSecond.toFixed(0)} req/s, bare ${runs.bare.at(-1)!.requestsPerSecond.toFixed(0)} req/s`);
+    const [a1, b1] = [runs.service.at(-1)!, runs.bare.at(-1)!];
+    say(`  ${name} round ${round}: service ${a1.requestsPerSecond.toFixed(0)} req/s (${a1.cpuMicrosPerRequest.toFixed(0)} µs CPU each), bare ${b1.requestsPerSecond.toFixed(0)} req/s (${b1.cpuMicrosPerRequest.toFixed(0)} µs)`);
   }
   const summarise = (loads: Load[]) => ({
     requestsPerSecond: median(loads.map((l) => l.requestsPerSecond)),
     p50: median(loads.map((l) => l.p50)),
     p99: median(loads.map((l) => l.p99)),
     errors: loads.reduce((total, l) => total + l.errors, 0),
+    cpuMicrosPerRequest: median(loads.map((l) => l.cpuMicrosPerRequest)),
   });
   return { service: summarise(runs.service), bare: summarise(runs.bare) };
 }
@@ -167,9 +180,9 @@ const service = await start(['dist/src/server/main.js']);
 const bare = await start(['--import', 'tsx', 'scripts/bench/bare-server.ts'], { BARE_PREDICTION: JSON.stringify(samplePrediction) });
 say(`service :${service.port}, bare :${bare.port}; ${ROUNDS} rounds of ${SECONDS} s each, alternating`);
 
-const predict8 = await alternate('/predict, 8 connections', () => load(service.port, '/predict', predictBodies, 8), () => load(bare.port, '/predict', predictBodies, 8));
-const predict64 = await alternate('/predict, 64 connections', () => load(service.port, '/predict', predictBodies, 64), () => load(bare.port, '/predict', predictBodies, 64));
-const batch = await alternate('/batch-predict, 1,000 leads', () => load(service.port, '/batch-predict', batchBodies, 8), () => load(bare.port, '/batch-predict', batchBodies, 8));
+const predict8 = await alternate('/predict, 8 connections', () => load(service, '/predict', predictBodies, 8), () => load(bare, '/predict', predictBodies, 8));
+const predict64 = await alternate('/predict, 64 connections', () => load(service, '/predict', predictBodies, 64), () => load(bare, '/predict', predictBodies, 64));
+const batch = await alternate('/batch-predict, 1,000 leads', () => load(service, '/batch-predict', batchBodies, 8), () => load(bare, '/batch-predict', batchBodies, 8));
 const peakRss = peakRssMb(service.child.pid!);
 await stop(service);
 await stop(bare);
@@ -178,12 +191,14 @@ const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
 const results = {
   machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memory_gb: Math.round(os.totalmem() / 2 ** 30), node: process.version },
   settings: { rounds: ROUNDS, seconds_per_run: SECONDS, lead_pool: pool.length, batch_size: 1000 },
-  predict_8: { ...predict8, ratio_rps: ratio(predict8.service.requestsPerSecond, predict8.bare.requestsPerSecond), ratio_p99: ratio(predict8.service.p99, predict8.bare.p99) },
-  predict_64: { ...predict64, ratio_rps: ratio(predict64.service.requestsPerSecond, predict64.bare.requestsPerSecond), ratio_p99: ratio(predict64.service.p99, predict64.bare.p99) },
+  predict_8: { ...predict8, ratio_rps: ratio(predict8.service.requestsPerSecond, predict8.bare.requestsPerSecond), ratio_p99: ratio(predict8.service.p99, predict8.bare.p99), ratio_cpu_efficiency: ratio(predict8.bare.cpuMicrosPerRequest, predict8.service.cpuMicrosPerRequest) },
+  predict_64: { ...predict64, ratio_rps: ratio(predict64.service.requestsPerSecond, predict64.bare.requestsPerSecond), ratio_p99: ratio(predict64.service.p99, predict64.bare.p99), ratio_cpu_efficiency: ratio(predict64.bare.cpuMicrosPerRequest, predict64.service.cpuMicrosPerRequest) },
   batch_1000: {
     service_leads_per_s: batch.service.requestsPerSecond * 1000,
     json_floor_leads_per_s: batch.bare.requestsPerSecond * 1000,
     ratio: ratio(batch.service.requestsPerSecond, batch.bare.requestsPerSecond),
+    cpu_micros_per_lead: { service: batch.service.cpuMicrosPerRequest / 1000, json_floor: batch.bare.cpuMicrosPerRequest / 1000 },
+    ratio_cpu_efficiency: ratio(batch.bare.cpuMicrosPerRequest, batch.service.cpuMicrosPerRequest),
     errors: batch.service.errors,
   },
   scoring_in_process_leads_per_s: Math.round(scoringLeadsPerSecond),
@@ -203,7 +218,9 @@ console.log(
     row('/predict req/s, 64 connections', `${predict64.service.requestsPerSecond.toFixed(0)} vs ${predict64.bare.requestsPerSecond.toFixed(0)} = **${results.predict_64.ratio_rps}×**`, '≥ 0.85×'),
     row('/predict p50 / p99 ms, 64 connections', `${predict64.service.p50} / ${predict64.service.p99} vs ${predict64.bare.p50} / ${predict64.bare.p99} (p99 **${results.predict_64.ratio_p99}×**)`, 'p99 ≤ 1.5×'),
     row('/predict errors (8 + 64 connections)', `${predict8.service.errors + predict64.service.errors}`, '0'),
+    row('/predict server CPU per request, 8 / 64 connections', `${predict8.service.cpuMicrosPerRequest.toFixed(0)} / ${predict64.service.cpuMicrosPerRequest.toFixed(0)} µs vs ${predict8.bare.cpuMicrosPerRequest.toFixed(0)} / ${predict64.bare.cpuMicrosPerRequest.toFixed(0)} µs (efficiency **${results.predict_8.ratio_cpu_efficiency}× / ${results.predict_64.ratio_cpu_efficiency}×**)`, '(context)'),
     row('/batch-predict leads/s (1,000 per request)', `${results.batch_1000.service_leads_per_s.toFixed(0)} vs JSON floor ${results.batch_1000.json_floor_leads_per_s.toFixed(0)} = **${results.batch_1000.ratio}×**`, '≥ 0.7×'),
+    row('/batch-predict server CPU per lead', `${results.batch_1000.cpu_micros_per_lead.service.toFixed(2)} µs vs ${results.batch_1000.cpu_micros_per_lead.json_floor.toFixed(2)} µs (efficiency **${results.batch_1000.ratio_cpu_efficiency}×**)`, '(context)'),
     row('scoring in-process, leads/s (with explanation)', results.scoring_in_process_leads_per_s.toLocaleString('en-US'), '≥ 2,000,000'),
     row('cold start, spawn → first 200 on /health', `${results.cold_start_ms.median} ms (runs: ${results.cold_start_ms.runs.join(', ')})`, '≤ 500 ms'),
     row('peak RSS during the batch runs', `${results.peak_rss_mb_during_batch} MB`, '≤ 150 MB'),
