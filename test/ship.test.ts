@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { spawnServer } from './server/process.js';
+import { startServer } from './server/process.js';
 
 const run = promisify(execFile);
 const dockerfile = readFileSync('Dockerfile', 'utf8');
@@ -45,14 +45,8 @@ describe('Dockerfile', () => {
 
     it('answers /health with the shipped model and stops cleanly on SIGTERM', async () => {
       const cmd = JSON.parse(runtime.find((line) => line.startsWith('CMD '))!.slice(4)) as string[];
-      const server = spawnServer({ HOST: '127.0.0.1', PORT: '0', NODE_ENV: 'production' }, cmd[1]);
-      const port = await new Promise<number>((resolve, reject) => {
-        server.child.stdout!.on('data', () => {
-          const match = /listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(server.stdout());
-          if (match) resolve(Number(match[1]));
-        });
-        server.exited.then((code) => reject(new Error(`exited ${code}: ${server.stderr()}`)));
-      });
+      const server = await startServer({ HOST: '127.0.0.1', PORT: '0', NODE_ENV: 'production' }, 1, cmd[1]);
+      const port = server.port;
       const health = await fetch(`http://127.0.0.1:${port}/health`);
       expect(health.status).toBe(200);
       const shipped = JSON.parse(readFileSync('artifacts/latest.json', 'utf8'));

@@ -219,14 +219,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const BatchRequestSchema = batchRequestSchema(config.maxBatch);
   await app.register(async (batch) => {
     // Only this route reads CSV bodies; registering the parser here keeps /predict JSON-only.
-    batch.addContentTypeParser(['text/csv', 'application/csv'], { parseAs: 'string' }, (request, body, done) => {
-      try {
-        const { leads, lines } = parseLeadsCsv(body as string);
-        request.csvLines = lines;
-        done(null, { leads });
-      } catch (error) {
-        done(error as Error, undefined);
-      }
+    batch.addContentTypeParser(['text/csv', 'application/csv'], { parseAs: 'string' }, async (request: FastifyRequest, body: string) => {
+      const { leads, lines } = await parseLeadsCsv(body);
+      request.csvLines = lines;
+      return { leads };
     });
 
     batch.post('/batch-predict', {

@@ -1,5 +1,6 @@
 // CSV bodies for /batch-predict: Olist MQL columns in, scores out.
-import { parse } from 'csv-parse/sync';
+import { Readable } from 'node:stream';
+import { DataError, readCsv, type RowProblem } from '../data/csv.js';
 import { LEAD_COLUMNS } from '../features/lead.js';
 import { HttpError } from './errors.js';
 
@@ -9,34 +10,28 @@ export interface CsvLeads {
   lines: number[];
 }
 
-/** Parses a CSV body; a malformed file or a short row is a 400 naming its line. */
-export function parseLeadsCsv(text: string): CsvLeads {
-  let records: { record: string[]; info: { lines: number } }[];
+/** Reads a CSV body with the same reader as training; a malformed file or short rows are a 400 naming the lines. */
+export async function parseLeadsCsv(text: string): Promise<CsvLeads> {
+  const leads: Record<string, string>[] = [];
+  const lines: number[] = [];
+  const shortRows: RowProblem[] = [];
   try {
-    records = parse(text, { bom: true, info: true, relax_column_count: true, skip_empty_lines: true }) as unknown as typeof records;
+    for await (const { line, values } of readCsv(Readable.from([text]), 'CSV body', LEAD_COLUMNS.filter((c) => c !== 'origin'), (p) => shortRows.push(p))) {
+      leads.push(values);
+      lines.push(line);
+    }
   } catch (error) {
-    const { message, lines } = error as { message: string; lines?: number };
-    throw new HttpError(400, `the body is not valid CSV${lines ? ` (line ${lines})` : ''}: ${message}`);
+    if (error instanceof DataError) throw new HttpError(400, error.message);
+    throw error;
   }
-  const header = records[0]?.record.map((name) => name.trim());
-  if (!header) throw new HttpError(400, `the CSV body is empty; expected the header ${LEAD_COLUMNS.join(',')}`);
-  const missing = LEAD_COLUMNS.filter((column) => column !== 'origin' && !header.includes(column));
-  if (missing.length) {
-    throw new HttpError(400, `the CSV header lacks ${missing.join(', ')}; expected ${LEAD_COLUMNS.join(',')}`, missing.map((column) => ({ path: `header.${column}`, message: 'missing column' })));
-  }
-  const shortRows = records.slice(1).filter(({ record }) => record.length !== header.length);
   if (shortRows.length) {
     throw new HttpError(
       400,
-      `${shortRows.length} CSV row(s) do not have the header's ${header.length} fields`,
-      shortRows.map(({ record, info }) => ({ path: `line ${info.lines}`, message: `has ${record.length} fields, the header has ${header.length}` })),
+      `${shortRows.length} CSV row(s) do not have as many fields as the header`,
+      shortRows.map((problem) => ({ path: `line ${problem.line}`, message: problem.message })),
     );
   }
-  const rows = records.slice(1);
-  return {
-    leads: rows.map(({ record }) => Object.fromEntries(header.map((name, i) => [name, record[i]!]))),
-    lines: rows.map(({ info }) => info.lines),
-  };
+  return { leads, lines };
 }
 
 const CSV_SPECIAL = /[",\r\n]/;

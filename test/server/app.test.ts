@@ -119,9 +119,9 @@ describe('POST /batch-predict', () => {
     const csv = `${LEAD_COLUMNS.join(',')}\na,2018-01-01,p,social\nb,2018-02-30,p,social\n`;
     const body = expectError(await post('/batch-predict', csv, { 'content-type': 'text/csv' }), 400, /leads\[1\]\.first_contact_date/);
     expect((body.details as { message: string }[])[0]!.message).toMatch(/\(CSV line 3\)$/);
-    expectError(await post('/batch-predict', 'mql_id,origin\na,social\n', { 'content-type': 'text/csv' }), 400, /header lacks first_contact_date, landing_page_id/);
-    expectError(await post('/batch-predict', `${LEAD_COLUMNS.join(',')}\na,2018-01-01\n`, { 'content-type': 'text/csv' }), 400, /do not have the header's 4 fields/);
-    expectError(await post('/batch-predict', `${LEAD_COLUMNS.join(',')}\n"a,2018-01-01,p,x\n`, { 'content-type': 'text/csv' }), 400, /not valid CSV/);
+    expectError(await post('/batch-predict', 'mql_id,origin\na,social\n', { 'content-type': 'text/csv' }), 400, /^CSV body:1: the header lacks column\(s\) first_contact_date, landing_page_id/);
+    expectError(await post('/batch-predict', `${LEAD_COLUMNS.join(',')}\na,2018-01-01\n`, { 'content-type': 'text/csv' }), 400, /1 CSV row\(s\) do not have as many fields as the header/);
+    expectError(await post('/batch-predict', `${LEAD_COLUMNS.join(',')}\n"a,2018-01-01,p,x\n`, { 'content-type': 'text/csv' }), 400, /^CSV body:2: cannot read the CSV/);
   });
 
   it('refuses an empty batch, an oversized batch and a missing leads field', async () => {

@@ -10,7 +10,8 @@ export interface RunningServer {
 }
 
 export function spawnServer(env: Record<string, string>, entry = 'src/server/main.ts'): { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  // TypeScript entries run through tsx; a compiled one (the image's command) runs on plain node.
+  const child = spawn(process.execPath, entry.endsWith('.ts') ? ['--import', 'tsx', entry] : [entry], {
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', SHUTDOWN_DRAIN_MS: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -23,8 +24,8 @@ export function spawnServer(env: Record<string, string>, entry = 'src/server/mai
 }
 
 /** Resolves with the port once the server logs that it listens; rejects if it exits first. */
-export async function startServer(env: Record<string, string>, expectedListeners = 1): Promise<RunningServer> {
-  const started = spawnServer(env);
+export async function startServer(env: Record<string, string>, expectedListeners = 1, entry?: string): Promise<RunningServer> {
+  const started = spawnServer(env, entry);
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start: ${started.stderr()}`)), 20_000);
     const check = () => {
