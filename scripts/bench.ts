@@ -7,7 +7,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { seededRandom } from '../src/model/metrics.js';
-import { loadArtifact } from '../src/model/artifact.js';
+import { loadArtifact, type Artifact } from '../src/model/artifact.js';
 import { Scorer } from '../src/model/scorer.js';
 import { projectRoot } from '../src/server/config.js';
 import type { Lead } from '../src/features/lead.js';
@@ -127,14 +127,13 @@ async function alternate(name: string, a: () => Promise<Load>, b: () => Promise<
   return { service: summarise(runs.service), bare: summarise(runs.bare) };
 }
 
-function leadPool(scorer: Scorer, size: number, seed: number): Lead[] {
+/** Distinct, realistic leads: the model's own categories plus a few it never saw. */
+function leadPool(artifact: Artifact, size: number, seed: number): Lead[] {
   const random = seededRandom(seed);
-  const { artifact } = { artifact: shipped };
   const categories = (feature: string) => artifact.pipeline.steps.find((s) => s.feature === feature)!.categories.filter((c) => !c.startsWith('('));
   const pages = [...categories('landing_page_id'), 'a-page-the-model-never-saw'];
   const origins = [...categories('origin'), '', 'a_new_channel'];
   const hex = () => Array.from({ length: 32 }, () => Math.floor(random() * 16).toString(16)).join('');
-  void scorer;
   return Array.from({ length: size }, () => ({
     mql_id: hex(),
     first_contact_date: new Date(Date.UTC(2018, 0, 1) + Math.floor(random() * 300) * 86_400_000).toISOString().slice(0, 10),
@@ -149,7 +148,7 @@ const scorer = new Scorer(shipped);
 say('building the service (npm run build)…');
 execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
 
-const pool = leadPool(scorer, 10_000, 1);
+const pool = leadPool(shipped, 10_000, 1);
 const predictBodies = pool.map((lead) => JSON.stringify(lead));
 const batchBodies = Array.from({ length: 20 }, (_, i) => JSON.stringify({ leads: pool.slice(i * 500, i * 500 + 1000) }));
 const samplePrediction = { mql_id: pool[0]!.mql_id, ...scorer.score(pool[0]!), model_version: scorer.version };

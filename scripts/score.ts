@@ -12,7 +12,7 @@ import { LEAD_COLUMNS, LeadSchema } from '../src/features/lead.js';
 import { loadArtifact } from '../src/model/artifact.js';
 import { Scorer } from '../src/model/scorer.js';
 import { projectRoot } from '../src/server/config.js';
-import { scoresCsv } from '../src/server/csv.js';
+import { scoresCsvHeader, scoresCsvRows } from '../src/server/csv.js';
 
 export interface ScoreSummary {
   rows: number;
@@ -40,12 +40,12 @@ export async function scoreCsv(input: Readable, output: Writable, scorer: Scorer
     reject(problem);
   };
   let pending: { mql_id: string; probability: number; tier: string }[] = [];
-  const flush = async (header: boolean) => {
-    const text = scoresCsv(pending, undefined);
+  const flush = async () => {
+    const text = scoresCsvRows(pending);
     pending = [];
-    if (!output.write(header ? text : text.slice(text.indexOf('\n') + 1))) await once(output, 'drain');
+    if (!output.write(text)) await once(output, 'drain');
   };
-  let first = true;
+  if (!output.write(scoresCsvHeader(false))) await once(output, 'drain');
   for await (const { line, values } of readCsv(input, options.file, LEAD_COLUMNS.filter((c) => c !== 'origin'), countRow)) {
     summary.rows++;
     const parsed = LeadSchema.safeParse(values);
@@ -56,12 +56,11 @@ export async function scoreCsv(input: Readable, output: Writable, scorer: Scorer
     pending.push({ mql_id: parsed.data.mql_id, ...scorer.rate(parsed.data) });
     summary.scored++;
     if (pending.length === 4096) {
-      await flush(first);
-      first = false;
+      await flush();
       options.onProgress?.(summary.rows);
     }
   }
-  if (pending.length || first) await flush(first);
+  await flush();
   return summary;
 }
 

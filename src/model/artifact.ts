@@ -190,10 +190,11 @@ export async function resolveDefaultArtifact(dir: string): Promise<string> {
 
 /** Reads a model from a path that is either an artifact or a folder with a default pointer. */
 export async function loadArtifact(location: string): Promise<{ file: string; artifact: Artifact }> {
-  const file = location.endsWith('.json') && path.basename(location) !== POINTER_FILE
-    ? location
-    : path.basename(location) === POINTER_FILE
-      ? await resolveDefaultArtifact(path.dirname(location))
+  const isPointer = path.basename(location) === POINTER_FILE;
+  const file = isPointer
+    ? await resolveDefaultArtifact(path.dirname(location))
+    : location.endsWith('.json')
+      ? location
       : await resolveDefaultArtifact(location);
   return { file, artifact: await readArtifact(file) };
 }

@@ -10,7 +10,7 @@ import type { Lead } from '../features/lead.js';
 import type { Artifact } from '../model/artifact.js';
 import { Scorer } from '../model/scorer.js';
 import type { Config } from './config.js';
-import { parseLeadsCsv, scoresCsv } from './csv.js';
+import { parseLeadsCsv, scoresCsvHeader, scoresCsvRows } from './csv.js';
 import { errorBody, HttpError, sendError, validationError } from './errors.js';
 import { responseWriter } from './serialize.js';
 import {
@@ -246,7 +246,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         request.batchSize = leads.length;
         const predictions = leads.map((lead) => ({ mql_id: lead.mql_id, ...scorer.score(lead) }));
         if (wantsCsv(request)) {
-          return reply.type('text/csv; charset=utf-8').serializer((payload: string) => payload).send(scoresCsv(predictions, scorer.version));
+          return reply.type('text/csv; charset=utf-8').serializer((payload: string) => payload).send(scoresCsvHeader(true) + scoresCsvRows(predictions, scorer.version));
         }
         return reply.type(JSON_TYPE).send(write.batch(predictions));
       },
@@ -256,6 +256,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   return app;
 }
 
+/** CSV when the client lists text/csv in Accept and not application/json ahead of it. */
 function wantsCsv(request: FastifyRequest): boolean {
   const accept = request.headers.accept ?? '';
   return /\btext\/csv\b/.test(accept) && !/\bapplication\/json\b/.test(accept.split('text/csv')[0] ?? '');

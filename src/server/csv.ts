@@ -40,11 +40,14 @@ function csvField(value: string): string {
   return CSV_SPECIAL.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }
 
-export function scoresCsv(rows: { mql_id: string; probability: number; tier: string }[], modelVersion?: string): string {
-  const header = modelVersion === undefined ? 'mql_id,probability,tier' : 'mql_id,probability,tier,model_version';
+export function scoresCsvHeader(withModelVersion: boolean): string {
+  return withModelVersion ? 'mql_id,probability,tier,model_version\n' : 'mql_id,probability,tier\n';
+}
+
+/** One line per score; String(number) is the shortest text that reads back as the same double, as in JSON. */
+export function scoresCsvRows(rows: readonly { mql_id: string; probability: number; tier: string }[], modelVersion?: string): string {
   const suffix = modelVersion === undefined ? '' : `,${csvField(modelVersion)}`;
-  let out = `${header}\n`;
-  // String(number) is the shortest text that reads back as the same double, as in JSON.
+  let out = '';
   for (const row of rows) out += `${csvField(row.mql_id)},${row.probability},${row.tier}${suffix}\n`;
   return out;
 }
