@@ -44,7 +44,6 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Turns readiness to 503 so load balancers stop sending work; the entry calls it on SIGTERM. */
     beginShutdown(): void;
-    readonly shuttingDown: boolean;
   }
   interface FastifyRequest {
     batchSize?: number;
@@ -88,7 +87,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
     return503OnClosing: true,
-    // Given up front, so Fastify never loads ajv or fast-json-stringify: a fifth of the cold start.
+    // Given up front, so Fastify never loads ajv or fast-json-stringify (about 45 ms of the cold start).
     // (Its types describe ajv's factories; ours take the same route definition.)
     schemaController: { compilersFactory: { buildValidator: (() => zodValidatorCompiler) as never, buildSerializer: () => jsonSerializerCompiler } },
   });
@@ -98,7 +97,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.decorate('beginShutdown', () => {
     shuttingDown = true;
   });
-  Object.defineProperty(app, 'shuttingDown', { get: () => shuttingDown });
 
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof HttpError && request.csvLines && error.details) {
