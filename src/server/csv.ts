@@ -1,6 +1,6 @@
 // CSV bodies for /batch-predict: Olist MQL columns in, scores out.
 import { Readable } from 'node:stream';
-import { DataError, readCsv, type RowProblem } from '../data/csv.js';
+import type { RowProblem } from '../data/csv.js';
 import { LEAD_COLUMNS } from '../features/lead.js';
 import { HttpError } from './errors.js';
 
@@ -12,6 +12,9 @@ export interface CsvLeads {
 
 /** Reads a CSV body with the same reader as training; a malformed file or short rows are a 400 naming the lines. */
 export async function parseLeadsCsv(text: string): Promise<CsvLeads> {
+  // Loaded on the first CSV body rather than at start-up: most clients send JSON, and the
+  // CSV parser is ~20 ms of a cold start that autoscaling waits for.
+  const { DataError, readCsv } = await import('../data/csv.js');
   const leads: Record<string, string>[] = [];
   const lines: number[] = [];
   const shortRows: RowProblem[] = [];
