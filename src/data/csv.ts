@@ -1,6 +1,7 @@
 // Streaming CSV records keyed by their header, with line numbers; bad rows are reported, never dropped silently.
 import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
+import type { z } from 'zod';
 
 /** One rejected row: where it is and what is wrong with it. */
 export interface RowProblem {
@@ -12,6 +13,11 @@ export interface RowProblem {
 
 export function describeProblem(problem: RowProblem): string {
   return `${problem.file}:${problem.line}: ${problem.field} ${problem.message}`;
+}
+
+/** One problem per zod issue, named by the field it concerns. */
+export function zodProblems(file: string, line: number, error: z.ZodError): RowProblem[] {
+  return error.issues.map((issue) => ({ file, line, field: issue.path.join('.') || 'row', message: issue.message }));
 }
 
 export class DataError extends Error {

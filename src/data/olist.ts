@@ -4,14 +4,13 @@ import { createReadStream } from 'node:fs';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { readCsv, type RowProblem } from './csv.js';
+import { DataError, describeProblem, readCsv, zodProblems, type RowProblem } from './csv.js';
 import { LEAD_COLUMNS, LeadSchema, parseLeadDate, type LabelledLead } from '../features/lead.js';
 
 export const MQL_FILE = 'olist_marketing_qualified_leads_dataset.csv';
 export const DEALS_FILE = 'olist_closed_deals_dataset.csv';
 export const DATASET_URL = 'https://www.kaggle.com/datasets/olistbr/marketing-funnel-olist';
 
-export const MQL_COLUMNS = LEAD_COLUMNS;
 const DEAL_COLUMNS = ['mql_id', 'won_date'] as const;
 
 const DealSchema = z.object({
@@ -20,7 +19,6 @@ const DealSchema = z.object({
 });
 
 export { DataError, describeProblem, type RowProblem } from './csv.js';
-import { DataError, describeProblem } from './csv.js';
 
 export interface FileFingerprint {
   file: string;
@@ -58,10 +56,6 @@ async function* readFingerprinted(
     yield row;
   }
   fingerprint.sha256 = hash.digest('hex');
-}
-
-export function zodProblems(file: string, line: number, error: z.ZodError): RowProblem[] {
-  return error.issues.map((issue) => ({ file, line, field: issue.path.join('.') || 'row', message: issue.message }));
 }
 
 /** Where the data set is expected and how to get it, for a message when it is missing. */
@@ -106,7 +100,7 @@ export async function loadOlist(dir: string, options: LoadOptions = {}): Promise
   const leads: LabelledLead[] = [];
   const seen = new Map<string, number>();
   const mqlPrint = { file: MQL_FILE, sha256: '', rows: 0 };
-  for await (const { line, values } of readFingerprinted(path.join(dir, MQL_FILE), MQL_COLUMNS, report, mqlPrint)) {
+  for await (const { line, values } of readFingerprinted(path.join(dir, MQL_FILE), LEAD_COLUMNS, report, mqlPrint)) {
     const parsed = LeadSchema.safeParse(values);
     if (!parsed.success) {
       zodProblems(MQL_FILE, line, parsed.error).forEach(report);

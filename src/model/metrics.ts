@@ -7,14 +7,14 @@ function checkLengths(labels: Labels, scores: Scores): void {
   if (labels.length === 0) throw new RangeError('cannot evaluate an empty set');
 }
 
-function countPositives(labels: Labels): number {
+export function countPositives(labels: Labels): number {
   let positives = 0;
   for (let i = 0; i < labels.length; i++) positives += labels[i]!;
   return positives;
 }
 
 /** Indices ordered by descending score; ties keep input order. */
-function descendingOrder(scores: Scores): number[] {
+export function descendingOrder(scores: Scores): number[] {
   return Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]! || a - b);
 }
 

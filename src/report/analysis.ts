@@ -2,6 +2,7 @@
 import type { LabelledLead } from '../features/lead.js';
 import { isoDay } from '../features/lead.js';
 import { MISSING } from '../features/pipeline.js';
+import { countPositives, descendingOrder } from '../model/metrics.js';
 
 /** Wilson score interval for a proportion: sensible for small counts and rates near 0. */
 export function wilsonInterval(successes: number, trials: number, z = 1.959964): { low: number; high: number } {
@@ -53,31 +54,27 @@ export function daysToClose(leads: readonly LabelledLead[]): number[] {
 
 /** ROC points (false-positive rate, true-positive rate) at every distinct score. */
 export function rocCurve(labels: ArrayLike<number>, scores: ArrayLike<number>): { fpr: number; tpr: number }[] {
-  const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]!);
-  let positives = 0;
-  for (let i = 0; i < labels.length; i++) positives += labels[i]!;
+  const positives = countPositives(labels);
   const negatives = labels.length - positives;
   const points = [{ fpr: 0, tpr: 0 }];
-  let tp = 0;
-  let fp = 0;
-  order.forEach((index, k) => {
-    if (labels[index]) tp++;
-    else fp++;
-    if (k === order.length - 1 || scores[order[k + 1]!] !== scores[index]) points.push({ fpr: fp / negatives, tpr: tp / positives });
-  });
+  forEachThreshold(labels, scores, (truePositives, seen) => points.push({ fpr: (seen - truePositives) / negatives, tpr: truePositives / positives }));
   return points;
 }
 
 /** Precision and recall at every distinct score. */
 export function precisionRecallCurve(labels: ArrayLike<number>, scores: ArrayLike<number>): { recall: number; precision: number }[] {
-  const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]!);
-  let positives = 0;
-  for (let i = 0; i < labels.length; i++) positives += labels[i]!;
+  const positives = countPositives(labels);
   const points: { recall: number; precision: number }[] = [];
-  let tp = 0;
-  order.forEach((index, k) => {
-    if (labels[index]) tp++;
-    if (k === order.length - 1 || scores[order[k + 1]!] !== scores[index]) points.push({ recall: tp / positives, precision: tp / (k + 1) });
-  });
+  forEachThreshold(labels, scores, (truePositives, seen) => points.push({ recall: truePositives / positives, precision: truePositives / seen }));
   return points;
+}
+
+/** Walks the leads best-scored first and reports the counts at the end of each run of tied scores. */
+function forEachThreshold(labels: ArrayLike<number>, scores: ArrayLike<number>, visit: (truePositives: number, seen: number) => void): void {
+  const order = descendingOrder(scores);
+  let truePositives = 0;
+  order.forEach((index, k) => {
+    truePositives += labels[index]!;
+    if (k === order.length - 1 || scores[order[k + 1]!] !== scores[index]) visit(truePositives, k + 1);
+  });
 }
