@@ -1,12 +1,17 @@
-// The process entry: config, model, listen, signals. Everything else is in buildApp.
-import cluster from 'node:cluster';
+// The process entry: config, model, listen, signals, workers. Everything else is in buildApp.
+import cluster, { type Worker } from 'node:cluster';
+import { setTimeout as sleep } from 'node:timers/promises';
+import closeWithGrace from 'close-with-grace';
 import pino from 'pino';
 import { loadArtifact } from '../model/artifact.js';
-import { buildApp, loadedModel } from './app.js';
+import { buildApp, servingModel } from './app.js';
 import { loadConfig, type Config } from './config.js';
 
-/** In-flight work gets this long after SIGTERM before the process gives up and exits non-zero. */
+/** After the drain, in-flight work gets this long to finish before the process gives up and exits non-zero. */
 const SHUTDOWN_DEADLINE_MS = 10_000;
+/** A worker that dies before it listens is replaced after 100 ms, 200 ms, 400 ms, …; after this many in a row the primary gives up. */
+const WORKER_RESTART_BASE_MS = 100;
+const WORKER_MAX_FAILED_STARTS = 5;
 
 function die(message: string): never {
   process.stderr.write(`leadscore: ${message}\n`);
@@ -18,39 +23,33 @@ async function serve(config: Config): Promise<void> {
   let model;
   try {
     const { file, artifact } = await loadArtifact(config.modelPath);
-    model = loadedModel(artifact);
+    model = servingModel(artifact);
     logger.info({ file, model_version: artifact.model_version, sha256: artifact.sha256 }, 'model loaded');
   } catch (error) {
     die(`cannot load the model: ${(error as Error).message}`);
   }
 
   const app = await buildApp({ config, model, logger });
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal, drain_ms: config.shutdownDrainMs }, 'shutting down: readiness now 503');
-    app.beginShutdown();
-    setTimeout(() => {
-      logger.error('in-flight requests did not finish in time; exiting');
-      process.exit(1);
-    }, SHUTDOWN_DEADLINE_MS).unref();
-    // Keep serving while load balancers notice the 503, then stop taking connections and let in-flight requests finish.
-    setTimeout(() => {
-      app.close().then(
-        () => {
-          logger.info('stopped');
-          process.exit(0);
-        },
-        (error: unknown) => {
-          logger.error({ err: error }, 'error while closing');
-          process.exit(1);
-        },
-      );
-    }, config.shutdownDrainMs);
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  // close-with-grace: a second signal or an error during shutdown exits at once, and an
+  // uncaught error shuts down as gracefully as SIGTERM does (then exits 1).
+  closeWithGrace(
+    {
+      delay: config.shutdownDrainMs + SHUTDOWN_DEADLINE_MS,
+      skip: ['SIGHUP'],
+      logger: { error: (message: unknown) => logger.error(message instanceof Error ? { err: message } : { detail: message }, 'shutdown') },
+      onTimeout: () => logger.error('in-flight requests did not finish in time; exiting'),
+    },
+    async ({ signal, err }) => {
+      if (err) logger.error({ err }, 'uncaught error; shutting down');
+      logger.info({ signal, drain_ms: config.shutdownDrainMs }, 'shutting down: readiness now 503');
+      // Keep serving while load balancers notice the 503 (each response closing its keep-alive
+      // connection), then stop taking connections and let in-flight requests finish.
+      app.beginShutdown();
+      await sleep(config.shutdownDrainMs);
+      await app.close();
+      logger.info('stopped');
+    },
+  );
 
   try {
     await app.listen({ port: config.port, host: config.host });
@@ -59,22 +58,44 @@ async function serve(config: Config): Promise<void> {
   }
 }
 
-/** With WORKERS > 1 the primary only forks workers that share the port, and relays signals to them. */
+/**
+ * With WORKERS > 1 the primary only forks workers that share the port and relays signals to
+ * them. A worker that dies is replaced; one that keeps dying before it listens (a model
+ * corrupted on disk, say) is retried with exponential backoff, then the primary exits 1 so the
+ * orchestrator sees the failure instead of a process spinning at full CPU.
+ */
 function superviseWorkers(config: Config): void {
   let stopping = false;
-  for (let i = 0; i < config.workers; i++) cluster.fork();
-  cluster.on('exit', (worker, code) => {
-    if (!stopping) {
-      process.stderr.write(`leadscore: worker ${worker.process.pid} exited with ${code}; starting another\n`);
-      cluster.fork();
-    } else if (Object.keys(cluster.workers ?? {}).length === 0) {
-      process.exit(0);
-    }
-  });
+  let failedStarts = 0;
+  const fork = () => {
+    const worker = cluster.fork();
+    worker.once('listening', () => {
+      (worker as Worker & { started?: boolean }).started = true;
+      failedStarts = 0;
+    });
+  };
   const stop = (signal: NodeJS.Signals) => {
     stopping = true;
     for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
   };
+  for (let i = 0; i < config.workers; i++) fork();
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(failedStarts >= WORKER_MAX_FAILED_STARTS ? 1 : 0);
+      return;
+    }
+    const started = (worker as Worker & { started?: boolean }).started === true;
+    if (!started) failedStarts++;
+    if (failedStarts >= WORKER_MAX_FAILED_STARTS) {
+      process.stderr.write(`leadscore: ${failedStarts} workers in a row exited before listening; giving up\n`);
+      stop('SIGTERM');
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(1);
+      return;
+    }
+    const delay = started ? 0 : WORKER_RESTART_BASE_MS * 2 ** (failedStarts - 1);
+    process.stderr.write(`leadscore: worker ${worker.process.pid} exited with ${code ?? signal}; starting another${delay ? ` in ${delay} ms` : ''}\n`);
+    setTimeout(fork, delay);
+  });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }
