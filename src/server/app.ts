@@ -8,12 +8,13 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
 import type { Config } from './config.js';
 import { validationError } from './errors.js';
-import { ModelHolder, type ServingModel } from './models.js';
+import { ModelHolder, type ReloadOutcome, type ServingModel } from './models.js';
 import auth from './plugins/auth.js';
 import docs from './plugins/docs.js';
 import errors from './plugins/errors.js';
 import protection from './plugins/protection.js';
 import requests from './plugins/requests.js';
+import admin from './routes/admin.js';
 import batch from './routes/batch.js';
 import health from './routes/health.js';
 import model from './routes/model.js';
@@ -21,7 +22,7 @@ import predict from './routes/predict.js';
 
 export { servingModel } from './models.js';
 
-export type AppConfig = Pick<Config, 'bodyLimit' | 'maxBatch' | 'apiKeys' | 'requestTimeoutMs' | 'maxConnections' | 'maxEventLoopDelayMs'>;
+export type AppConfig = Pick<Config, 'bodyLimit' | 'maxBatch' | 'apiKeys' | 'requestTimeoutMs' | 'maxConnections' | 'maxEventLoopDelayMs'> & Partial<Pick<Config, 'modelPath'>>;
 
 export interface AppOptions {
   config: AppConfig;
@@ -29,6 +30,8 @@ export interface AppOptions {
   model: ServingModel | ModelHolder;
   /** A pino logger (or `false` for none); tests pass a silent one. */
   logger?: FastifyBaseLogger | false;
+  /** Reloads every process of the service; by default just this one. The process entry passes the cluster-wide one. */
+  reloadAll?: () => Promise<ReloadOutcome[]>;
   /** How often overload is sampled; only tests change it. */
   pressureSampleIntervalMs?: number;
 }
@@ -86,9 +89,10 @@ export async function buildApp(options: AppOptions) {
   await app.register(auth, { apiKeys: config.apiKeys });
 
   await app.register(health);
-  await app.register(model);
+  await app.register(model, { modelPath: config.modelPath });
   await app.register(predict);
   await app.register(batch, { maxBatch: config.maxBatch, bodyLimit: config.bodyLimit });
+  await app.register(admin, { modelPath: config.modelPath, reloadAll: options.reloadAll ?? (async () => [await app.models.reload()]) });
   return app;
 }
 

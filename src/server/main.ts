@@ -1,14 +1,18 @@
 // The process entry: config, model, listen, signals, workers. Everything else is in buildApp.
 import cluster, { type Worker } from 'node:cluster';
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import closeWithGrace from 'close-with-grace';
 import pino from 'pino';
 import { loadArtifact } from '../model/artifact.js';
 import { buildApp, servingModel } from './app.js';
 import { loadConfig, type Config } from './config.js';
+import { ModelHolder, type ReloadOutcome } from './models.js';
 
 /** After the drain, in-flight work gets this long to finish before the process gives up and exits non-zero. */
 const SHUTDOWN_DEADLINE_MS = 10_000;
+/** A worker that has not answered a reload by then is reported as failed. */
+const WORKER_RELOAD_TIMEOUT_MS = 30_000;
 /** A worker that dies before it listens is replaced after 100 ms, 200 ms, 400 ms, …; after this many in a row the primary gives up. */
 const WORKER_RESTART_BASE_MS = 100;
 const WORKER_MAX_FAILED_STARTS = 5;
@@ -20,16 +24,45 @@ function die(message: string): never {
 
 async function serve(config: Config): Promise<void> {
   const logger = pino({ level: config.logLevel, base: { pid: process.pid } });
-  let model;
+  let models: ModelHolder;
   try {
     const { file, artifact } = await loadArtifact(config.modelPath);
-    model = servingModel(artifact);
+    models = new ModelHolder(servingModel(artifact), () => loadArtifact(config.modelPath));
     logger.info({ file, model_version: artifact.model_version, sha256: artifact.sha256 }, 'model loaded');
   } catch (error) {
     die(`cannot load the model: ${(error as Error).message}`);
   }
+  const reloadHere = async () => {
+    const outcome = await models.reload();
+    if (outcome.ok) logger.info({ file: outcome.file, model_version: outcome.model_version, previous_version: outcome.previous_version }, 'model reloaded');
+    else logger.error({ error: outcome.error, model_version: outcome.model_version }, 'model reload refused; the previous model keeps serving');
+    return outcome;
+  };
 
-  const app = await buildApp({ config, model, logger });
+  // A worker reloads when the primary says so; a reload asked of one worker goes through the
+  // primary, which tells every worker and answers with all of their outcomes.
+  const pending = new Map<string, (outcomes: ReloadOutcome[]) => void>();
+  if (cluster.isWorker) {
+    process.on('message', (message: ClusterMessage) => {
+      if (message?.type === 'leadscore:reload') void reloadHere().then((outcome) => process.send!({ type: 'leadscore:reloaded', id: message.id, outcome }));
+      if (message?.type === 'leadscore:reload-done') pending.get(message.id)?.(message.outcomes);
+    });
+  } else {
+    process.on('SIGHUP', () => void reloadHere());
+  }
+  const reloadAll = cluster.isWorker
+    ? () =>
+        new Promise<ReloadOutcome[]>((resolve) => {
+          const id = randomUUID();
+          pending.set(id, (outcomes) => {
+            pending.delete(id);
+            resolve(outcomes);
+          });
+          process.send!({ type: 'leadscore:reload-all', id });
+        })
+    : async () => [await reloadHere()];
+
+  const app = await buildApp({ config, model: models, logger, reloadAll });
   // close-with-grace: a second signal or an error during shutdown exits at once, and an
   // uncaught error shuts down as gracefully as SIGTERM does (then exits 1).
   closeWithGrace(
@@ -98,7 +131,49 @@ function superviseWorkers(config: Config): void {
   });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+
+  const reloadWorkers = (): Promise<ReloadOutcome[]> => {
+    const id = randomUUID();
+    const workers = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined);
+    return Promise.all(
+      workers.map(
+        (worker) =>
+          new Promise<ReloadOutcome>((resolve) => {
+            const failed = (error: string): ReloadOutcome => ({ pid: worker.process.pid ?? 0, ok: false, model_version: 'unknown', previous_version: 'unknown', error });
+            const timer = setTimeout(() => finish(failed(`did not answer within ${WORKER_RELOAD_TIMEOUT_MS} ms`)), WORKER_RELOAD_TIMEOUT_MS);
+            const onMessage = (message: ClusterMessage) => {
+              if (message?.type === 'leadscore:reloaded' && message.id === id) finish(message.outcome);
+            };
+            const onExit = () => finish(failed('exited during the reload'));
+            const finish = (outcome: ReloadOutcome) => {
+              clearTimeout(timer);
+              worker.off('message', onMessage);
+              worker.off('exit', onExit);
+              resolve(outcome);
+            };
+            worker.on('message', onMessage);
+            worker.once('exit', onExit);
+            worker.send({ type: 'leadscore:reload', id });
+          }),
+      ),
+    );
+  };
+  cluster.on('message', (worker, message: ClusterMessage) => {
+    if (message?.type === 'leadscore:reload-all') void reloadWorkers().then((outcomes) => worker.send({ type: 'leadscore:reload-done', id: message.id, outcomes }));
+  });
+  process.on('SIGHUP', () => {
+    void reloadWorkers().then((outcomes) => {
+      for (const outcome of outcomes.filter((o) => !o.ok)) process.stderr.write(`leadscore: worker ${outcome.pid} refused the reload: ${outcome.error}\n`);
+    });
+  });
 }
+
+type ClusterMessage =
+  | { type: 'leadscore:reload'; id: string }
+  | { type: 'leadscore:reloaded'; id: string; outcome: ReloadOutcome }
+  | { type: 'leadscore:reload-all'; id: string }
+  | { type: 'leadscore:reload-done'; id: string; outcomes: ReloadOutcome[] }
+  | undefined;
 
 let config: Config;
 try {

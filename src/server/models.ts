@@ -15,6 +15,18 @@ export function servingModel(artifact: Artifact): ServingModel {
   return { artifact, scorer, write: responseWriter(scorer) };
 }
 
+/** Reads and verifies the artifact MODEL_PATH names now (following latest.json), exactly as at start-up. */
+export type ArtifactLoader = () => Promise<{ file: string; artifact: Artifact }>;
+
+export interface ReloadOutcome {
+  pid: number;
+  ok: boolean;
+  model_version: string;
+  previous_version: string;
+  file?: string;
+  error?: string;
+}
+
 /**
  * The champion, swapped as one reference. A handler reads `champion` once and scores the whole
  * request with it, so no response mixes versions and requests in flight finish on the model
@@ -22,8 +34,12 @@ export function servingModel(artifact: Artifact): ServingModel {
  */
 export class ModelHolder {
   #champion: ServingModel;
+  readonly counts = { reloads: 0, failedReloads: 0 };
 
-  constructor(champion: ServingModel) {
+  constructor(
+    champion: ServingModel,
+    private readonly load?: ArtifactLoader,
+  ) {
     this.#champion = champion;
   }
 
@@ -35,5 +51,20 @@ export class ModelHolder {
     const previous = this.#champion;
     this.#champion = next;
     return previous;
+  }
+
+  /** Loads, verifies and builds the new model before swapping; on any failure the old one keeps serving. */
+  async reload(): Promise<ReloadOutcome> {
+    const previous = this.#champion.artifact.model_version;
+    try {
+      if (!this.load) throw new Error('this service was started without a model location to reload from');
+      const { file, artifact } = await this.load();
+      this.replace(servingModel(artifact));
+      this.counts.reloads++;
+      return { pid: process.pid, ok: true, model_version: artifact.model_version, previous_version: previous, file };
+    } catch (error) {
+      this.counts.failedReloads++;
+      return { pid: process.pid, ok: false, model_version: previous, previous_version: previous, error: (error as Error).message };
+    }
   }
 }

@@ -64,3 +64,24 @@ export const ModelInfoSchema = ArtifactSchema.pick({
   solver: ArtifactSchema.shape.model.shape.solver,
 });
 export type ModelInfo = z.infer<typeof ModelInfoSchema>;
+
+export const ReloadResponseSchema = z.object({
+  model_version: z.string().describe('The version every process now serves'),
+  previous_version: z.string(),
+  processes: z.number().int().describe('How many processes (workers) reloaded'),
+});
+
+export const ModelListSchema = z.object({
+  models: z.array(
+    z.object({
+      model_version: z.string(),
+      created_at: z.string(),
+      file: z.string(),
+      champion: z.boolean().describe('The version this process serves'),
+      default: z.boolean().describe('The version the folder’s latest.json names (served after the next reload)'),
+      challenger: z.boolean(),
+      metrics: ArtifactSchema.shape.metrics,
+    }),
+  ),
+  refused: z.array(z.object({ file: z.string(), reason: z.string() })).describe('Files that look like artifacts but fail verification'),
+});
