@@ -8,12 +8,15 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
 import type { Config } from './config.js';
 import { validationError } from './errors.js';
+import { ServiceMetrics } from './metrics.js';
 import { ModelHolder, type ReloadOutcome, type ServingModel } from './models.js';
 import auth from './plugins/auth.js';
 import docs from './plugins/docs.js';
 import errors from './plugins/errors.js';
+import metrics from './plugins/metrics.js';
 import protection from './plugins/protection.js';
 import requests from './plugins/requests.js';
+import scoring from './plugins/scoring.js';
 import admin from './routes/admin.js';
 import batch from './routes/batch.js';
 import health from './routes/health.js';
@@ -22,7 +25,7 @@ import predict from './routes/predict.js';
 
 export { servingModel } from './models.js';
 
-export type AppConfig = Pick<Config, 'bodyLimit' | 'maxBatch' | 'apiKeys' | 'requestTimeoutMs' | 'maxConnections' | 'maxEventLoopDelayMs'> & Partial<Pick<Config, 'modelPath'>>;
+export type AppConfig = Pick<Config, 'bodyLimit' | 'maxBatch' | 'apiKeys' | 'requestTimeoutMs' | 'maxConnections' | 'maxEventLoopDelayMs' | 'metricsPublic'> & Partial<Pick<Config, 'modelPath'>>;
 
 export interface AppOptions {
   config: AppConfig;
@@ -32,6 +35,9 @@ export interface AppOptions {
   logger?: FastifyBaseLogger | false;
   /** Reloads every process of the service; by default just this one. The process entry passes the cluster-wide one. */
   reloadAll?: () => Promise<ReloadOutcome[]>;
+  /** The process's metrics (null: no instrumentation), and how a scrape collects them (with WORKERS > 1, from every worker). */
+  metrics?: ServiceMetrics | null;
+  collectMetrics?: () => Promise<string>;
   /** How often overload is sampled; only tests change it. */
   pressureSampleIntervalMs?: number;
 }
@@ -87,6 +93,8 @@ export async function buildApp(options: AppOptions) {
   await app.register(fastifyAccepts);
   await app.register(docs);
   await app.register(auth, { apiKeys: config.apiKeys });
+  await app.register(metrics, { metrics: options.metrics === undefined ? new ServiceMetrics() : options.metrics, public: config.metricsPublic, collect: options.collectMetrics });
+  await app.register(scoring);
 
   await app.register(health);
   await app.register(model, { modelPath: config.modelPath });

@@ -36,6 +36,7 @@ const EnvSchema = z.object({
   REQUEST_TIMEOUT_MS: integer('REQUEST_TIMEOUT_MS', 1000, 600_000).default(60_000),
   MAX_CONNECTIONS: integer('MAX_CONNECTIONS', 1, 1_000_000).default(4096),
   MAX_EVENT_LOOP_DELAY_MS: integer('MAX_EVENT_LOOP_DELAY_MS', 0, 60_000).default(1000),
+  METRICS_PUBLIC: z.enum(['true', 'false'], 'METRICS_PUBLIC must be true or false').default('false'),
 });
 
 /** What an API key may do. A key listed without roles may do everything but `admin`. */
@@ -96,6 +97,8 @@ export interface Config {
   maxConnections: number;
   /** Above this event-loop delay the process answers 503 with Retry-After instead of stalling; 0 turns the check off. */
   maxEventLoopDelayMs: number;
+  /** /metrics without a key. Off by default: metrics name the model and show traffic, and Prometheus can send a bearer token. */
+  metricsPublic: boolean;
 }
 
 export class ConfigError extends Error {
@@ -130,5 +133,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     maxConnections: e.MAX_CONNECTIONS,
     maxEventLoopDelayMs: e.MAX_EVENT_LOOP_DELAY_MS,
+    metricsPublic: e.METRICS_PUBLIC === 'true',
   };
 }

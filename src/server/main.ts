@@ -4,9 +4,11 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import closeWithGrace from 'close-with-grace';
 import pino from 'pino';
+import { AggregatorRegistry } from 'prom-client';
 import { loadArtifact } from '../model/artifact.js';
 import { buildApp, servingModel } from './app.js';
 import { loadConfig, type Config } from './config.js';
+import { ServiceMetrics } from './metrics.js';
 import { ModelHolder, type ReloadOutcome } from './models.js';
 
 /** After the drain, in-flight work gets this long to finish before the process gives up and exits non-zero. */
@@ -39,30 +41,33 @@ async function serve(config: Config): Promise<void> {
     return outcome;
   };
 
-  // A worker reloads when the primary says so; a reload asked of one worker goes through the
-  // primary, which tells every worker and answers with all of their outcomes.
-  const pending = new Map<string, (outcomes: ReloadOutcome[]) => void>();
+  // A worker reloads when the primary says so. What concerns the whole process group (a reload
+  // asked of one worker, a metrics scrape) is asked of the primary, which answers for all workers.
+  const pending = new Map<string, (answer: unknown) => void>();
+  const askPrimary = <T>(question: Question): Promise<T> =>
+    new Promise<T>((resolve) => {
+      const id = randomUUID();
+      pending.set(id, (answer) => {
+        pending.delete(id);
+        resolve(answer as T);
+      });
+      process.send!({ type: 'leadscore:ask', id, question });
+    });
+  const metrics = new ServiceMetrics();
   if (cluster.isWorker) {
+    AggregatorRegistry.setRegistries([metrics.registry]);
+    new AggregatorRegistry(); // answers the primary's requests for this worker's metrics
     process.on('message', (message: ClusterMessage) => {
       if (message?.type === 'leadscore:reload') void reloadHere().then((outcome) => process.send!({ type: 'leadscore:reloaded', id: message.id, outcome }));
-      if (message?.type === 'leadscore:reload-done') pending.get(message.id)?.(message.outcomes);
+      if (message?.type === 'leadscore:answer') pending.get(message.id)?.(message.answer);
     });
   } else {
     process.on('SIGHUP', () => void reloadHere());
   }
-  const reloadAll = cluster.isWorker
-    ? () =>
-        new Promise<ReloadOutcome[]>((resolve) => {
-          const id = randomUUID();
-          pending.set(id, (outcomes) => {
-            pending.delete(id);
-            resolve(outcomes);
-          });
-          process.send!({ type: 'leadscore:reload-all', id });
-        })
-    : async () => [await reloadHere()];
+  const reloadAll = cluster.isWorker ? () => askPrimary<ReloadOutcome[]>('reload') : async () => [await reloadHere()];
+  const collectMetrics = cluster.isWorker ? () => askPrimary<string>('metrics') : undefined;
 
-  const app = await buildApp({ config, model: models, logger, reloadAll });
+  const app = await buildApp({ config, model: models, logger, reloadAll, metrics, collectMetrics });
   // close-with-grace: a second signal or an error during shutdown exits at once, and an
   // uncaught error shuts down as gracefully as SIGTERM does (then exits 1).
   closeWithGrace(
@@ -158,8 +163,11 @@ function superviseWorkers(config: Config): void {
       ),
     );
   };
+  const aggregator = new AggregatorRegistry();
+  const answer = (question: Question): Promise<unknown> =>
+    question === 'reload' ? reloadWorkers() : aggregator.clusterMetrics().catch((error: Error) => `# the workers' metrics could not be collected: ${error.message}\n`);
   cluster.on('message', (worker, message: ClusterMessage) => {
-    if (message?.type === 'leadscore:reload-all') void reloadWorkers().then((outcomes) => worker.send({ type: 'leadscore:reload-done', id: message.id, outcomes }));
+    if (message?.type === 'leadscore:ask') void answer(message.question).then((result) => worker.send({ type: 'leadscore:answer', id: message.id, answer: result }));
   });
   process.on('SIGHUP', () => {
     void reloadWorkers().then((outcomes) => {
@@ -168,11 +176,12 @@ function superviseWorkers(config: Config): void {
   });
 }
 
+type Question = 'reload' | 'metrics';
 type ClusterMessage =
   | { type: 'leadscore:reload'; id: string }
   | { type: 'leadscore:reloaded'; id: string; outcome: ReloadOutcome }
-  | { type: 'leadscore:reload-all'; id: string }
-  | { type: 'leadscore:reload-done'; id: string; outcomes: ReloadOutcome[] }
+  | { type: 'leadscore:ask'; id: string; question: Question }
+  | { type: 'leadscore:answer'; id: string; answer: unknown }
   | undefined;
 
 let config: Config;

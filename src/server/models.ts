@@ -35,6 +35,7 @@ export interface ReloadOutcome {
 export class ModelHolder {
   #champion: ServingModel;
   readonly counts = { reloads: 0, failedReloads: 0 };
+  readonly #listeners: ((outcome: ReloadOutcome, champion: ServingModel) => void)[] = [];
 
   constructor(
     champion: ServingModel,
@@ -53,8 +54,19 @@ export class ModelHolder {
     return previous;
   }
 
+  /** Called after every reload, successful or not (metrics count them and follow the served model). */
+  onReload(listener: (outcome: ReloadOutcome, champion: ServingModel) => void): void {
+    this.#listeners.push(listener);
+  }
+
   /** Loads, verifies and builds the new model before swapping; on any failure the old one keeps serving. */
   async reload(): Promise<ReloadOutcome> {
+    const outcome = await this.#load();
+    for (const listener of this.#listeners) listener(outcome, this.#champion);
+    return outcome;
+  }
+
+  async #load(): Promise<ReloadOutcome> {
     const previous = this.#champion.artifact.model_version;
     try {
       if (!this.load) throw new Error('this service was started without a model location to reload from');

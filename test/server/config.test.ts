@@ -17,6 +17,7 @@ describe('loadConfig', () => {
       requestTimeoutMs: 60_000,
       maxConnections: 4096,
       maxEventLoopDelayMs: 1000,
+      metricsPublic: false,
     });
   });
 
@@ -34,6 +35,7 @@ describe('loadConfig', () => {
       REQUEST_TIMEOUT_MS: '5000',
       MAX_CONNECTIONS: '100',
       MAX_EVENT_LOOP_DELAY_MS: '0',
+      METRICS_PUBLIC: 'true',
       PATH: '/bin',
     });
     const everyRoleButAdmin = ['score', 'read', 'outcomes'];
@@ -53,6 +55,7 @@ describe('loadConfig', () => {
       requestTimeoutMs: 5000,
       maxConnections: 100,
       maxEventLoopDelayMs: 0,
+      metricsPublic: true,
     });
     expect(loadConfig({ PORT: '' }).port).toBe(3000);
   });

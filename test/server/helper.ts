@@ -23,6 +23,7 @@ export const testConfig = (config: Partial<AppConfig> = {}): AppConfig => ({
   requestTimeoutMs: 60_000,
   maxConnections: 1000,
   maxEventLoopDelayMs: 0,
+  metricsPublic: false,
   ...config,
 });
 

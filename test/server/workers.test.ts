@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { saveArtifact } from '../../src/model/artifact.js';
 import { trainedFixture, variantArtifact } from '../model/helpers.js';
+import { readScrape } from './scrape.js';
 import { startServer } from './process.js';
 
 const healthOnNewConnection = (port: number) =>
@@ -38,6 +39,17 @@ describe('WORKERS', () => {
         .map((line) => JSON.parse(line).pid),
     );
     expect(pids.size).toBe(2); // the primary hands connections to the workers in turn
+
+    // One scrape reports the whole process group, whichever worker answers it.
+    const lead = JSON.stringify(trainedFixture().leads[0]);
+    for (let i = 0; i < 10; i++) {
+      const response = await fetch(`http://127.0.0.1:${server.port}/predict`, { method: 'POST', body: lead, headers: { 'content-type': 'application/json', connection: 'close' } });
+      expect(response.status).toBe(200);
+    }
+    const scrape = readScrape(await (await fetch(`http://127.0.0.1:${server.port}/metrics`, { headers: { connection: 'close' } })).text());
+    expect(scrape.value('http_request_duration_seconds', { route: '/health', status_code: '200' })).toBe(20);
+    expect(scrape.value('leadscore_predictions_total')).toBe(10);
+    expect(scrape.value('leadscore_model_info')).toBe(1);
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
   });

@@ -58,14 +58,12 @@ const batch: FastifyPluginAsyncZod<BatchOptions> = async (app, { maxBatch, bodyL
     },
     handler: async (request, reply) => {
       const { leads } = request.body;
-      const { scorer, write } = app.models.champion;
       request.batchSize = leads.length;
-      request.modelVersion = scorer.version;
-      const predictions = leads.map((lead) => ({ mql_id: lead.mql_id, ...scorer.score(lead) }));
+      const { model, predictions } = await app.scoreLeads(request, leads);
       if (wantsCsv(request, reply)) {
-        return sendWritten(reply, CSV_TYPE, scoresCsvHeader(true) + scoresCsvRows(predictions, scorer.version));
+        return sendWritten(reply, CSV_TYPE, scoresCsvHeader(true) + scoresCsvRows(predictions, model.scorer.version));
       }
-      return sendWritten(reply, JSON_TYPE, write.batch(predictions));
+      return sendWritten(reply, JSON_TYPE, model.write.batch(predictions));
     },
   });
 };
