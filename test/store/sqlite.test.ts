@@ -1,5 +1,6 @@
 // The store contract on SQLite files, and what only the embedded store does: creating its file, WAL, recovering a file it could not write.
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { fork } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -87,5 +88,57 @@ describe('SQLite store', () => {
     await first.close();
     store = await openSqlite(file);
     expect((await store.getLead('lead-0001'))!.current.request_id).toBe('r');
+  });
+});
+
+describe('SQLite store on a file it may not write', () => {
+  it('answers StoreUnavailableError while the file is read-only, and writes again by itself once it is not', async (context) => {
+    const dir = tempDir();
+    chmodSync(dir, 0o777); // the child may create the WAL files beside the database
+    const file = path.join(dir, 'readonly.db');
+    await (await openSqlite(file)).close();
+    chmodSync(file, 0o444);
+    // root writes whatever the mode says, so as root the store runs as nobody (65534)
+    const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    const child = fork(path.join(import.meta.dirname, 'store-child.ts'), [file], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'], ...asNobody });
+    let stderr = '';
+    child.stderr!.on('data', (chunk) => (stderr += chunk));
+    const replies: Record<string, unknown>[] = [];
+    const waiting: ((reply: Record<string, unknown>) => void)[] = [];
+    child.on('message', (reply: Record<string, unknown>) => (waiting.length ? waiting.shift()!(reply) : replies.push(reply)));
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    const next = () =>
+      Promise.race([
+        new Promise<Record<string, unknown>>((resolve) => (replies.length ? resolve(replies.shift()!) : waiting.push(resolve))),
+        exited.then(() => Promise.reject(new Error(`the store process exited: ${stderr}`))),
+      ]);
+    const ask = (command: object) => {
+      child.send(command);
+      return next();
+    };
+    try {
+      const ready = await next().catch((error: Error) => {
+        if (/EACCES/.test(stderr)) return null; // this checkout cannot be read by nobody: nothing to learn here
+        throw error;
+      });
+      if (!ready) {
+        console.warn('read-only store test skipped: the project folder is not readable by the nobody user');
+        return context.skip();
+      }
+      expect(ready).toEqual({ ready: true }); // an up-to-date file opens read-only
+      expect(await ask({ op: 'write', n: 1 })).toMatchObject({ ok: false, error: 'StoreUnavailableError', message: expect.stringMatching(/readonly/i), retryAfter: 5 });
+      expect(await ask({ op: 'health' })).toMatchObject({ health: { status: 'down', backend: 'sqlite' } });
+      // what an operator does: make the database writable again, with the WAL files SQLite made beside it in the same mode
+      for (const name of readdirSync(dir)) chmodSync(path.join(dir, name), 0o666);
+      expect(await ask({ op: 'write', n: 2 })).toEqual({ ok: true });
+      expect(await ask({ op: 'health' })).toMatchObject({ health: { status: 'up' } });
+      expect(await ask({ op: 'close' })).toEqual({ ok: true });
+    } finally {
+      child.kill();
+      await exited;
+    }
+    const store = await openSqlite(file);
+    expect((await store.listPredictions({})).predictions.map((p) => p.mql_id)).toEqual(['lead-2']);
+    await store.close();
   });
 });
