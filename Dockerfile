@@ -20,6 +20,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY artifacts ./artifacts
+# The default store, STORE_URL=sqlite:data/leadscore.db: a folder the service may write, kept on a volume.
+RUN mkdir -p data && chown node:node data
+VOLUME ["/app/data"]
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
