@@ -11,7 +11,7 @@ import { LEAD_COLUMNS, LeadSchema } from '../src/features/lead.js';
 import { loadArtifact } from '../src/model/artifact.js';
 import { Scorer } from '../src/model/scorer.js';
 import { projectRoot } from '../src/server/config.js';
-import { scoresCsvHeader, scoresCsvRows } from '../src/server/csv.js';
+import { scoresCsvHeader, scoresCsvRows } from '../src/data/csv-write.js';
 
 export interface ScoreSummary {
   rows: number;

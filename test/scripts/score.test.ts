@@ -4,12 +4,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { promisify } from 'node:util';
+import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scoreCsv } from '../../scripts/score.js';
 import type { RowProblem } from '../../src/data/csv.js';
 import { saveArtifact } from '../../src/model/artifact.js';
 import { Scorer } from '../../src/model/scorer.js';
 import { mqlCsv } from '../fixtures/olist.js';
+import { FORMULA_PAYLOADS, quoted } from '../fixtures/csv.js';
 import { trainedFixture } from '../model/helpers.js';
 import { buildTestApp, type TestApp } from '../server/helper.js';
 
@@ -72,5 +74,19 @@ describe('scoreCsv', () => {
     expect(readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(11);
     await expect(run(process.execPath, ['--import', 'tsx', 'scripts/score.ts', input, '--out', out, '--model', model, '--strict'])).rejects.toMatchObject({ code: 1 });
     await expect(run(process.execPath, ['--import', 'tsx', 'scripts/score.ts', path.join(dir, 'missing.csv'), '--model', model])).rejects.toMatchObject({ stderr: expect.stringMatching(/missing.csv: no such file/) });
+  });
+});
+
+describe('scoreCsv and formula injection', () => {
+  it('neutralises ids a spreadsheet would run as formulas, and leaves ordinary ids alone', async () => {
+    const lead = trainedFixture().leads[0]!;
+    const ids = [...FORMULA_PAYLOADS, lead.mql_id, 'lead-1'];
+    const csv = `mql_id,first_contact_date,landing_page_id,origin\n${ids.map((id) => `${quoted(id)},${lead.first_contact_date},${lead.landing_page_id},${lead.origin ?? ''}`).join('\n')}\n`;
+    const { text, summary } = await scoreText(csv);
+    expect(summary).toEqual({ rows: ids.length, scored: ids.length, rejected: 0 });
+    const records = parse(text, { columns: true }) as { mql_id: string; probability: string }[];
+    expect(records.map((r) => r.mql_id)).toEqual([...FORMULA_PAYLOADS.map((id) => `'${id}`), lead.mql_id, 'lead-1']);
+    const probability = new Scorer(trainedFixture().outcome.artifact).rate(lead).probability;
+    for (const record of records) expect(Number(record.probability)).toBe(probability);
   });
 });
