@@ -1,4 +1,9 @@
 // Safe CSV writing: RFC 4180 quoting plus formula neutralisation, for every CSV the project writes.
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+
 const NEEDS_QUOTES = /[",\r\n]/;
 
 /**
@@ -63,4 +68,55 @@ export function scoresCsvRows(rows: readonly ScoreRow[], modelVersion?: string):
   let out = '';
   for (const row of rows) out += `${csvCell(row.mql_id)},${row.probability},${row.tier}${suffix}\n`;
   return out;
+}
+
+/**
+ * A file written through a temporary file beside it and renamed into place by `commit`, so a
+ * reader (or a later run) sees the old file or the whole new one, never a part. `abort`
+ * removes the temporary file and leaves the old one untouched.
+ */
+export interface AtomicFile {
+  stream: WriteStream;
+  temporary: string;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+export function createAtomicFile(file: string): AtomicFile {
+  // Same folder, so the rename stays on one file system and is atomic.
+  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  // flush: the data reaches the disk before the rename makes it the file (Node ≥ 20.10).
+  const stream = createWriteStream(temporary, { flags: 'wx', flush: true });
+  // Kept for commit rather than thrown: an error nobody listens for would end the process.
+  let failure: Error | undefined;
+  stream.on('error', (error) => {
+    failure ??= error;
+  });
+  // 'close' follows both a finished and a failed stream, once the descriptor is released.
+  const closed = new Promise<void>((resolve) => stream.once('close', resolve));
+  let settled = false;
+  return {
+    stream,
+    temporary,
+    async commit() {
+      if (settled) throw new Error(`${file}: already committed or aborted`);
+      settled = true;
+      stream.end();
+      await closed;
+      try {
+        if (failure) throw failure;
+        await rename(temporary, file);
+      } catch (error) {
+        await rm(temporary, { force: true });
+        throw error;
+      }
+    },
+    async abort() {
+      if (settled) return;
+      settled = true;
+      stream.destroy();
+      await closed;
+      await rm(temporary, { force: true });
+    },
+  };
 }

@@ -1,6 +1,9 @@
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import { csvCell, scoresCsvHeader, scoresCsvRows } from '../../src/data/csv-write.js';
+import { createAtomicFile, csvCell, scoresCsvHeader, scoresCsvRows } from '../../src/data/csv-write.js';
 import { FORMULA_PAYLOADS } from '../fixtures/csv.js';
 
 describe('csvCell', () => {
@@ -29,5 +32,33 @@ describe('scoresCsvRows', () => {
     expect(records.map((r) => r.tier)).toEqual(rows.map((r) => r.tier));
     expect(new Set(records.map((r) => r.model_version))).toEqual(new Set(["'=20261129.992a9f22"]));
     expect(scoresCsvHeader(false) + scoresCsvRows(rows.slice(6, 7))).toBe('mql_id,probability,tier\nlead-1,5e-324,C\n');
+  });
+});
+
+describe('createAtomicFile', () => {
+  const folder = () => mkdtempSync(path.join(tmpdir(), 'leadscore-atomic-'));
+
+  it('replaces the file only on commit, and leaves it untouched on abort', async () => {
+    const dir = folder();
+    const file = path.join(dir, 'out.csv');
+    writeFileSync(file, 'old\n');
+    const aborted = createAtomicFile(file);
+    aborted.stream.write('half');
+    await aborted.abort();
+    expect(readFileSync(file, 'utf8')).toBe('old\n');
+    expect(readdirSync(dir)).toEqual(['out.csv']);
+
+    const committed = createAtomicFile(file);
+    committed.stream.write('new\n');
+    expect(readFileSync(file, 'utf8')).toBe('old\n');
+    await committed.commit();
+    expect(readFileSync(file, 'utf8')).toBe('new\n');
+    expect(readdirSync(dir)).toEqual(['out.csv']);
+  });
+
+  it('fails on commit when the folder cannot be written, leaving nothing behind', async () => {
+    const missing = path.join(folder(), 'no-such-folder', 'out.csv');
+    const file = createAtomicFile(missing);
+    await expect(file.commit()).rejects.toThrow(/ENOENT/);
   });
 });
