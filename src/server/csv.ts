@@ -42,20 +42,5 @@ export async function parseLeadsCsv(input: Readable, limits: { maxRows: number; 
   return { leads, lines };
 }
 
-const CSV_SPECIAL = /[",\r\n]/;
-
-function csvField(value: string): string {
-  return CSV_SPECIAL.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
-}
-
-export function scoresCsvHeader(withModelVersion: boolean): string {
-  return withModelVersion ? 'mql_id,probability,tier,model_version\n' : 'mql_id,probability,tier\n';
-}
-
-/** One line per score; String(number) is the shortest text that reads back as the same double, as in JSON. */
-export function scoresCsvRows(rows: readonly { mql_id: string; probability: number; tier: string }[], modelVersion?: string): string {
-  const suffix = modelVersion === undefined ? '' : `,${csvField(modelVersion)}`;
-  let out = '';
-  for (const row of rows) out += `${csvField(row.mql_id)},${row.probability},${row.tier}${suffix}\n`;
-  return out;
-}
+// Scores are written by the shared safe writer, so the CLI and the API write the same CSV.
+export { scoresCsvHeader, scoresCsvRows } from '../data/csv-write.js';
