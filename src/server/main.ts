@@ -6,10 +6,12 @@ import closeWithGrace from 'close-with-grace';
 import pino from 'pino';
 import { AggregatorRegistry } from 'prom-client';
 import { loadArtifact } from '../model/artifact.js';
+import { findArtifact } from '../model/catalog.js';
+import { describeLocation, openStore, scheduleRetention, type Store } from '../store/index.js';
 import { buildApp, servingModel } from './app.js';
 import { loadConfig, type Config } from './config.js';
 import { ServiceMetrics } from './metrics.js';
-import { ModelHolder, type ReloadOutcome } from './models.js';
+import { ModelHolder, type ModelChange, type ReloadOutcome } from './models.js';
 
 /** After the drain, in-flight work gets this long to finish before the process gives up and exits non-zero. */
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -29,15 +31,42 @@ async function serve(config: Config): Promise<void> {
   let models: ModelHolder;
   try {
     const { file, artifact } = await loadArtifact(config.modelPath);
-    models = new ModelHolder(servingModel(artifact), () => loadArtifact(config.modelPath));
+    models = new ModelHolder(
+      servingModel(artifact),
+      () => loadArtifact(config.modelPath),
+      (version) => findArtifact(config.modelPath, version),
+    );
     logger.info({ file, model_version: artifact.model_version, sha256: artifact.sha256 }, 'model loaded');
   } catch (error) {
     die(`cannot load the model: ${(error as Error).message}`);
   }
-  const reloadHere = async () => {
-    const outcome = await models.reload();
-    if (outcome.ok) logger.info({ file: outcome.file, model_version: outcome.model_version, previous_version: outcome.previous_version }, 'model reloaded');
-    else logger.error({ error: outcome.error, model_version: outcome.model_version }, 'model reload refused; the previous model keeps serving');
+  if (config.challenger) {
+    const outcome = await models.apply({ kind: 'challenger', version: config.challenger });
+    if (!outcome.ok) die(`cannot load the challenger CHALLENGER=${config.challenger}: ${outcome.error}`);
+    logger.info({ file: outcome.file, model_version: outcome.model_version }, 'challenger loaded: every lead is also scored by it, in the shadow');
+  }
+
+  let store: Store | null = null;
+  try {
+    store = await openStore(config.store, { outcomeHorizonDays: config.outcomeHorizonDays, onBackgroundError: (err) => logger.warn({ err }, 'store connection error; it reconnects by itself') });
+    logger.info({ store: describeLocation(config.store) }, store ? 'store open' : 'store off: scores are not kept');
+  } catch (error) {
+    die(`cannot open the store ${describeLocation(config.store)}: ${(error as Error).message}`);
+  }
+  const retention =
+    store && config.storeRetentionDays
+      ? scheduleRetention(store, {
+          days: config.storeRetentionDays,
+          onPass: (deleted) => deleted && logger.info({ deleted, retention_days: config.storeRetentionDays }, 'old scores deleted'),
+          onError: (err) => logger.warn({ err }, 'retention pass failed; the next one tries again'),
+        })
+      : null;
+
+  const changeHere = async (change: ModelChange) => {
+    const outcome = await models.apply(change);
+    const what = change.kind === 'reload' ? 'model reload' : 'challenger change';
+    if (outcome.ok) logger.info({ file: outcome.file, model_version: outcome.model_version, previous_version: outcome.previous_version }, `${what} done`);
+    else logger.error({ error: outcome.error, model_version: outcome.model_version }, `${what} refused; the previous model keeps serving`);
     return outcome;
   };
 
@@ -58,16 +87,16 @@ async function serve(config: Config): Promise<void> {
     AggregatorRegistry.setRegistries([metrics.registry]);
     new AggregatorRegistry(); // answers the primary's requests for this worker's metrics
     process.on('message', (message: ClusterMessage) => {
-      if (message?.type === 'leadscore:reload') void reloadHere().then((outcome) => process.send!({ type: 'leadscore:reloaded', id: message.id, outcome }));
+      if (message?.type === 'leadscore:change') void changeHere(message.change).then((outcome) => process.send!({ type: 'leadscore:changed', id: message.id, outcome }));
       if (message?.type === 'leadscore:answer') pending.get(message.id)?.(message.answer);
     });
   } else {
-    process.on('SIGHUP', () => void reloadHere());
+    process.on('SIGHUP', () => void changeHere({ kind: 'reload' }));
   }
-  const reloadAll = cluster.isWorker ? () => askPrimary<ReloadOutcome[]>('reload') : async () => [await reloadHere()];
-  const collectMetrics = cluster.isWorker ? () => askPrimary<string>('metrics') : undefined;
+  const changeAll = cluster.isWorker ? (change: ModelChange) => askPrimary<ReloadOutcome[]>({ kind: 'change', change }) : async (change: ModelChange) => [await changeHere(change)];
+  const collectMetrics = cluster.isWorker ? () => askPrimary<string>({ kind: 'metrics' }) : undefined;
 
-  const app = await buildApp({ config, model: models, logger, reloadAll, metrics, collectMetrics });
+  const app = await buildApp({ config, model: models, logger, changeAll, metrics, collectMetrics, store });
   // close-with-grace: a second signal or an error during shutdown exits at once, and an
   // uncaught error shuts down as gracefully as SIGTERM does (then exits 1).
   closeWithGrace(
@@ -85,6 +114,8 @@ async function serve(config: Config): Promise<void> {
       app.beginShutdown();
       await sleep(config.shutdownDrainMs);
       await app.close();
+      await retention?.stop();
+      await store?.close(); // after the last request: its scores are committed before this resolves
       logger.info('stopped');
     },
   );
@@ -137,7 +168,7 @@ function superviseWorkers(config: Config): void {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 
-  const reloadWorkers = (): Promise<ReloadOutcome[]> => {
+  const changeWorkers = (change: ModelChange): Promise<ReloadOutcome[]> => {
     const id = randomUUID();
     const workers = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined);
     return Promise.all(
@@ -147,7 +178,7 @@ function superviseWorkers(config: Config): void {
             const failed = (error: string): ReloadOutcome => ({ pid: worker.process.pid ?? 0, ok: false, model_version: 'unknown', previous_version: 'unknown', error });
             const timer = setTimeout(() => finish(failed(`did not answer within ${WORKER_RELOAD_TIMEOUT_MS} ms`)), WORKER_RELOAD_TIMEOUT_MS);
             const onMessage = (message: ClusterMessage) => {
-              if (message?.type === 'leadscore:reloaded' && message.id === id) finish(message.outcome);
+              if (message?.type === 'leadscore:changed' && message.id === id) finish(message.outcome);
             };
             const onExit = () => finish(failed('exited during the reload'));
             const finish = (outcome: ReloadOutcome) => {
@@ -158,28 +189,28 @@ function superviseWorkers(config: Config): void {
             };
             worker.on('message', onMessage);
             worker.once('exit', onExit);
-            worker.send({ type: 'leadscore:reload', id });
+            worker.send({ type: 'leadscore:change', id, change });
           }),
       ),
     );
   };
   const aggregator = new AggregatorRegistry();
   const answer = (question: Question): Promise<unknown> =>
-    question === 'reload' ? reloadWorkers() : aggregator.clusterMetrics().catch((error: Error) => `# the workers' metrics could not be collected: ${error.message}\n`);
+    question.kind === 'change' ? changeWorkers(question.change) : aggregator.clusterMetrics().catch((error: Error) => `# the workers' metrics could not be collected: ${error.message}\n`);
   cluster.on('message', (worker, message: ClusterMessage) => {
     if (message?.type === 'leadscore:ask') void answer(message.question).then((result) => worker.send({ type: 'leadscore:answer', id: message.id, answer: result }));
   });
   process.on('SIGHUP', () => {
-    void reloadWorkers().then((outcomes) => {
+    void changeWorkers({ kind: 'reload' }).then((outcomes) => {
       for (const outcome of outcomes.filter((o) => !o.ok)) process.stderr.write(`leadscore: worker ${outcome.pid} refused the reload: ${outcome.error}\n`);
     });
   });
 }
 
-type Question = 'reload' | 'metrics';
+type Question = { kind: 'change'; change: ModelChange } | { kind: 'metrics' };
 type ClusterMessage =
-  | { type: 'leadscore:reload'; id: string }
-  | { type: 'leadscore:reloaded'; id: string; outcome: ReloadOutcome }
+  | { type: 'leadscore:change'; id: string; change: ModelChange }
+  | { type: 'leadscore:changed'; id: string; outcome: ReloadOutcome }
   | { type: 'leadscore:ask'; id: string; question: Question }
   | { type: 'leadscore:answer'; id: string; answer: unknown }
   | undefined;

@@ -12,7 +12,7 @@ export interface RunningServer {
 export function spawnServer(env: Record<string, string>, entry = 'src/server/main.ts'): { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> } {
   // TypeScript entries run through tsx; a compiled one (the image's command) runs on plain node.
   const child = spawn(process.execPath, entry.endsWith('.ts') ? ['--import', 'tsx', entry] : [entry], {
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', SHUTDOWN_DRAIN_MS: '0', ...env },
+    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', SHUTDOWN_DRAIN_MS: '0', STORE_URL: 'none', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -1,4 +1,5 @@
-// The one path every scoring route takes: the champion scores the leads, and the scores are counted.
+// The one path every scoring route takes: the champion scores the leads (and a challenger in its
+// shadow), the scores are counted, and recorded before the response is sent.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Lead } from '../../features/lead.js';
@@ -19,13 +20,35 @@ declare module 'fastify' {
 
 async function scoring(app: FastifyInstance): Promise<void> {
   app.decorate('scoreLeads', async (request: FastifyRequest, leads: readonly Lead[]) => {
+    // Read once: the whole request is scored by the models live now, whatever a reload does meanwhile.
     const model = app.models.champion;
+    const shadow = app.models.challenger;
+    const challenger = shadow && shadow.scorer.version !== model.scorer.version ? shadow : null;
     const { scorer } = model;
     request.modelVersion = scorer.version;
     const predictions = leads.map((lead) => ({ mql_id: lead.mql_id, ...scorer.score(lead) }));
     app.metrics?.recordScores(scorer.version, predictions);
+    if (app.store) {
+      // The challenger's scores are a lookup and a sum per lead (no reasons); they are recorded in
+      // the same transaction as the champion's, so a stored lead always has both or neither.
+      await app.store.recordScores({
+        request_id: request.id,
+        scored_at: new Date(),
+        model_version: scorer.version,
+        challenger_version: challenger?.scorer.version ?? null,
+        leads: leads.map((lead, i) => ({
+          mql_id: lead.mql_id,
+          first_contact_date: lead.first_contact_date,
+          landing_page_id: lead.landing_page_id,
+          origin: lead.origin,
+          probability: predictions[i]!.probability,
+          tier: predictions[i]!.tier,
+          challenger: challenger ? challenger.scorer.rate(lead) : null,
+        })),
+      });
+    }
     return { model, predictions };
   });
 }
 
-export default fp(scoring, { name: 'scoring', dependencies: ['metrics'] });
+export default fp(scoring, { name: 'scoring', dependencies: ['metrics', 'store'] });
