@@ -14,6 +14,8 @@ export interface FitOptions {
   /** Stop when the largest gradient component of the regularised loss is below this. */
   tolerance?: number;
   maxIterations?: number;
+  /** Start from these weights instead of zero (a warm start along a path of C on the same design). */
+  initial?: LogisticModel;
 }
 
 export interface LogisticModel {
@@ -22,10 +24,17 @@ export interface LogisticModel {
 }
 
 export interface FitResult extends LogisticModel {
+  /** Whether the gradient's max-norm fell below the tolerance within maxIterations. */
+  converged: boolean;
   iterations: number;
   /** Max-norm of the regularised loss's gradient at the returned weights. */
   gradientMaxNorm: number;
   loss: number;
+  /** The settings this fit ran with, so what an artifact records is what was used. */
+  tolerance: number;
+  maxIterations: number;
+  /** Step halvings the line search needed over the whole fit (0 when every Newton step was taken whole). */
+  halvings: number;
 }
 
 export function sigmoid(z: number): number {
@@ -90,14 +99,16 @@ function maxAbs(values: Float64Array): number {
  * O(rows × active²) and solved by Cholesky; a handful of iterations reaches machine precision.
  */
 export function fitLogistic(design: SparseBinaryDesign, labels: ArrayLike<number>, options: FitOptions): FitResult {
-  const { C, tolerance = 1e-8, maxIterations = 100 } = options;
+  const { C, tolerance = 1e-8, maxIterations = 100, initial } = options;
   if (!(C > 0)) throw new RangeError(`C must be a positive number, got ${C}`);
   if (labels.length !== design.rows) throw new RangeError(`expected ${design.rows} labels, got ${labels.length}`);
   const { rows, activePerRow: k, indices, featureCount: p } = design;
+  if (initial && initial.weights.length !== p) throw new RangeError(`the initial model has ${initial.weights.length} weights, the design ${p} features`);
   const dim = p + 1;
-  let model: LogisticModel = { intercept: 0, weights: new Float64Array(p) };
+  let model: LogisticModel = initial ? { intercept: initial.intercept, weights: Float64Array.from(initial.weights) } : { intercept: 0, weights: new Float64Array(p) };
   let { loss, gradient } = regularisedLoss(model, design, labels, C);
   let iterations = 0;
+  let halvings = 0;
   let order: Int32Array | undefined;
 
   while (maxAbs(gradient) >= tolerance && iterations < maxIterations) {
@@ -134,9 +145,11 @@ export function fitLogistic(design: SparseBinaryDesign, labels: ArrayLike<number
         break;
       }
       scale /= 2;
+      halvings++;
     }
   }
-  return { ...model, iterations, gradientMaxNorm: maxAbs(gradient), loss };
+  const gradientMaxNorm = maxAbs(gradient);
+  return { ...model, converged: gradientMaxNorm < tolerance, iterations, gradientMaxNorm, loss, tolerance, maxIterations, halvings };
 }
 
 /**
