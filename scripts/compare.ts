@@ -123,6 +123,22 @@ if (sections.has('selection')) {
   }
 }
 
+if (sections.has('selection')) {
+  // What the former train command shipped with the data cut at 2018-04-01 and --holdout-from
+  // 2018-02-01: the search validated on December–January, the choice refitted on every lead before April.
+  const train = splitByDate(leads, CUT).before;
+  const params = wideSearch(splitByDate(leads, '2018-02-01').before, '2018-02-01');
+  const model = fitLeads(train, params);
+  const test = leadsBetween(leads, CUT, addMonths(CUT, 2));
+  const e = evaluate(labelsOf(test), scoreLeads(model, test));
+  const picks = RO_MONTHS.map((month) => {
+    const p = wideSearch(splitByDate(leads, month).before, month);
+    return `${month.slice(0, 7)}: ${p.features.join(' + ')}, min count ${p.minCategoryCount}, C = ${p.C}`;
+  });
+  console.log(`\nFormer search, its pick at each monthly retrain: ${picks.join('; ')}.`);
+  console.log(`\nFormer search, data cut at ${CUT}, validated on December–January: ${params.features.join(' + ')}, min count ${params.minCategoryCount}, C = ${params.C}; Apr–May ROC AUC ${f(e.rocAuc, 3)}, Brier ${f(e.brier)}.`);
+}
+
 if (sections.has('cutoffs')) {
   console.log('\n## Cut-offs (the procedure on every lead before the cut-off, scored on the two months after it; fixed C = 0.1 with the same shift for comparison)\n');
   console.log('| cut-off | C chosen (best by AUC) | window AUC per C | next two months: ROC AUC / Brier | fixed C = 0.1: ROC AUC / Brier | AUC difference |');
@@ -174,6 +190,12 @@ if (sections.has('censoring')) {
     const late = month.filter((l) => l.converted && isoDay(l.won_date!) >= cutoff).length;
     console.log(`| ${cutoff} | ${from.slice(0, 7)} | ${month.length} | ${converted} | ${late} (${f((100 * late) / converted, 0)} %) | ${f((100 * converted) / month.length, 1)} % | ${f((100 * (converted - late)) / month.length, 1)} % |`);
   }
+  const days = leads
+    .filter((l) => l.converted && l.won_date)
+    .map((l) => (Date.parse(`${isoDay(l.won_date!)}T00:00:00Z`) - Date.parse(`${isoDay(l.first_contact_date)}T00:00:00Z`)) / 86_400_000)
+    .sort((a, b) => a - b);
+  const latest = leads.reduce((max, l) => (l.won_date && l.won_date > max ? l.won_date : max), '');
+  console.log(`\nDays from first contact to won deal: median ${days[Math.floor(days.length / 2)]}, 90th percentile ${days[Math.floor(0.9 * days.length)]}; latest won date ${latest.slice(0, 10)}.`);
   console.log('\n| rolling origin (labels of the training leads) | shift | RO mean ROC AUC | RO mean Brier | RO mean log loss |');
   console.log('| --- | --- | --- | --- | --- |');
   for (const recalibrate of ['last-month', 'none'] as const) {

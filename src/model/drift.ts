@@ -304,6 +304,18 @@ export function driftReport(reference: DriftReference, observed: ObservedCounts,
   };
 }
 
+/** Adds bin counts together (e.g. the time buckets of a window, or the replies of several processes) into a new object. */
+export function mergeCounts(...parts: ObservedCounts[]): Record<string, Record<string, number>> {
+  const total: Record<string, Record<string, number>> = {};
+  for (const part of parts) {
+    for (const [feature, counts] of Object.entries(part)) {
+      const into = (total[feature] ??= {});
+      for (const [bin, count] of Object.entries(counts ?? {})) into[bin] = (into[bin] ?? 0) + count;
+    }
+  }
+  return total;
+}
+
 /** Counts per feature and bin for a list of scored leads: what a server would have accumulated. */
 export function countLeads(reference: DriftReference, leads: readonly Lead[], probabilities: ArrayLike<number>, topK: number = DRIFT_DEFAULTS.topK): Record<string, Record<string, number>> {
   if (leads.length !== probabilities.length) throw new RangeError(`need one probability per lead, got ${probabilities.length} for ${leads.length} leads`);

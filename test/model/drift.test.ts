@@ -9,6 +9,7 @@ import {
   driftStatus,
   featureBins,
   jensenShannonDistance,
+  mergeCounts,
   populationStabilityIndex,
   REST,
   scoreBin,
@@ -127,6 +128,14 @@ describe('driftReport', () => {
     const few = reportFor(sample(leads, 100, 3));
     expect(few.status).toBe('insufficient_data');
     for (const feature of few.features) expect(feature.status).toBe('insufficient_data');
+  });
+
+  it('gives the same report from counts kept in separate buckets and merged', () => {
+    const { leads } = trainedFixture();
+    const { outcome } = trainedFixture();
+    const [first, second] = [sample(leads, 600, 1).slice(0, 300), sample(leads, 600, 1).slice(300)];
+    const counts = (part: typeof first) => countLeads(reference(), part, scoreLeads(outcome.final, part));
+    expect(driftReport(reference(), mergeCounts(counts(first), counts(second)))).toEqual(driftReport(reference(), counts([...first, ...second])));
   });
 
   it('takes raw categories or bin names, and refuses what it cannot count', () => {
