@@ -11,7 +11,6 @@ import { publishArtifact, type Artifact, type PublishOptions } from '../src/mode
 import type { Evaluation } from '../src/model/metrics.js';
 import { RECALIBRATIONS, splitByDate, trainLeadModel, type Recalibration } from '../src/model/training.js';
 import { REFERENCE_FIGURES } from '../src/report/references.js';
-import { buildReport } from '../src/report/report.js';
 
 const DEFAULT_DATA = '../shared/data/olist';
 
@@ -134,6 +133,8 @@ export async function train(argv: string[], io: TrainIo = {}): Promise<string> {
     throw new TrainError(`holdout ROC AUC ${artifact.metrics.holdout.rocAuc.toFixed(4)} is below the floor ${minAuc}; nothing was written and the default model is unchanged`);
   }
 
+  // Loaded only now: the charts' libraries take a second to import, which a refused model never needs.
+  const { buildReport } = await import('../src/report/report.js');
   const report = await buildReport({ leads, rejectedRows: data.problems.length, artifact });
   await mkdir(args.out!, { recursive: true });
   const reportName = `lead-conversion-${artifact.model_version}.report.html`;

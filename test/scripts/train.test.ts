@@ -5,9 +5,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { train, TrainError } from '../../scripts/train.js';
-import { loadArtifact, saveArtifact } from '../../src/model/artifact.js';
+import { loadArtifact } from '../../src/model/artifact.js';
 import { writeGeneratedOlist } from '../fixtures/olist.js';
-import { trainedFixture } from '../model/helpers.js';
 
 const run = promisify(execFile);
 const quiet = { stdout: () => {}, stderr: () => {} };
@@ -16,13 +15,14 @@ let data: string;
 /** An artifact folder whose default is an earlier model, and a snapshot of it to compare with. */
 async function publishedFolder() {
   const out = mkdtempSync(path.join(tmpdir(), 'leadscore-train-'));
-  await saveArtifact(trainedFixture().outcome.artifact, out);
+  writeFileSync(path.join(out, 'lead-conversion-earlier.json'), '{"an":"earlier model"}\n');
+  writeFileSync(path.join(out, 'latest.json'), '{"artifact":"lead-conversion-earlier.json"}\n');
   const snapshot = () => ({ files: readdirSync(out).sort(), pointer: readFileSync(path.join(out, 'latest.json'), 'utf8') });
   return { out, before: snapshot(), snapshot };
 }
 
 beforeAll(() => {
-  data = writeGeneratedOlist(2000, 6).dir;
+  data = writeGeneratedOlist(1200, 6).dir;
 });
 
 describe('npm run train', () => {
