@@ -47,7 +47,7 @@ const SelectionSchema = z.object({
   criterion: z.string(),
   cutoff: z.string(),
   grid: z.array(z.number()),
-  windows: z.array(z.object({ from: z.string(), until: z.string(), fit_leads: z.number(), leads: z.number(), converted: z.number(), pairs: z.number() })),
+  windows: z.array(z.object({ from: z.string(), until: z.string(), fit_leads: z.number(), leads: z.number(), converted: z.number(), pairs: z.number(), scored: z.boolean() })),
   candidates: z.array(
     z.object({
       C: z.number(),

@@ -203,6 +203,8 @@ export interface WindowRecord extends Period {
   converted: number;
   /** Positive × negative pairs: each window's weight in the AUC mean. */
   pairs: number;
+  /** False when the window could not take part: no pairs in it, or one class only before it to fit on. */
+  scored: boolean;
 }
 
 export interface CandidateRecord {
@@ -267,20 +269,23 @@ export class LeadTimeline {
     if (cached) return cached;
     const train = this.before(window.from);
     const test = leadsBetween(this.leads, window.from, window.until);
-    if (train.length === 0) throw new RangeError(`cannot validate on ${window.from} … ${window.until}: no leads before it to fit on`);
     const labels = labelsOf(test);
     const positives = countPositives(labels);
-    const record: WindowRecord = { ...window, fit_leads: train.length, leads: test.length, converted: positives, pairs: positives * (test.length - positives) };
-    const path = fitPath(train, { features: [...FEATURES], minCategoryCount: MIN_CATEGORY_COUNT }, this.settings.grid);
-    const scores = path.map((fitted) => {
+    const trainPositives = countPositives(labelsOf(train));
+    // Early in the data a window may have nothing to fit on, or only one class before it: it
+    // then takes no part in the choice (and says so) instead of stopping the whole procedure.
+    const fittable = trainPositives > 0 && trainPositives < train.length;
+    const pairs = positives * (test.length - positives);
+    const record: WindowRecord = { ...window, fit_leads: train.length, leads: test.length, converted: positives, pairs, scored: fittable && pairs > 0 };
+    const path = fittable ? fitPath(train, { features: [...FEATURES], minCategoryCount: MIN_CATEGORY_COUNT }, this.settings.grid) : [];
+    const scores = this.settings.grid.map((_, c) => {
+      const fitted = path[c];
+      if (!fitted || test.length === 0) return { roc_auc: null, log_loss: null };
       // The shift only serves the log-loss tie-break (AUC ignores it): a window whose preceding
       // month cannot be matched (no conversion in it) is scored unshifted rather than failing.
       const shifted = this.canRecalibrate(train, window.from) ? this.recalibrate(fitted, train, window.from).fitted : fitted;
-      const probabilities = test.length ? scoreLeads(shifted, test) : new Float64Array(0);
-      return {
-        roc_auc: record.pairs > 0 ? rocAuc(labels, probabilities) : null,
-        log_loss: test.length ? logLoss(labels, probabilities) : null,
-      };
+      const probabilities = scoreLeads(shifted, test);
+      return { roc_auc: record.scored ? rocAuc(labels, probabilities) : null, log_loss: logLoss(labels, probabilities) };
     });
     const entry = { window: record, scores };
     this.windowCache.set(key, entry);
@@ -299,10 +304,12 @@ export class LeadTimeline {
   select(cutoff: string): SelectionRecord {
     const periods = monthlyWindows(cutoff, this.settings.windows);
     const windows = periods.map((period) => this.scoreWindow(period));
-    const totalPairs = windows.reduce((sum, w) => sum + w.window.pairs, 0);
-    const totalLeads = windows.reduce((sum, w) => sum + w.window.leads, 0);
+    const totalPairs = windows.reduce((sum, w) => sum + (w.window.scored ? w.window.pairs : 0), 0);
+    const totalLeads = windows.reduce((sum, w) => sum + (w.scores[0]!.log_loss !== null ? w.window.leads : 0), 0);
     if (totalPairs === 0) {
-      throw new RangeError(`cannot choose C: the windows ${periods[0]!.from} … ${cutoff} hold no converted and unconverted leads to compare (${totalLeads} leads)`);
+      throw new RangeError(
+        `cannot choose C before ${cutoff}: none of the windows ${periods.map((p) => p.from.slice(0, 7)).join(', ')} has converted and unconverted leads, and both before it to fit on`,
+      );
     }
     const candidates: CandidateRecord[] = this.settings.grid.map((C, c) => {
       let auc = 0;

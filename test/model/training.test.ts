@@ -130,7 +130,7 @@ describe('time windows', () => {
       ['2018-03', 10, 2, 1],
     ]);
     const selection = timeline.select('2018-03-01');
-    expect(selection.windows).toEqual([{ from: '2018-02-01', until: '2018-03-01', fit_leads: 8, leads: 2, converted: 1, pairs: 1 }]);
+    expect(selection.windows).toEqual([{ from: '2018-02-01', until: '2018-03-01', fit_leads: 8, leads: 2, converted: 1, pairs: 1, scored: true }]);
     expect(leadsBetween(leads, '2018-02-01', '2018-03-01').map((l) => l.mql_id)).toEqual(['2018-02-a', '2018-02-b']);
     expect(() => rollingOrigin(timeline, 7)).toThrow(/needs 7 months of data; the leads span 6/);
   });
@@ -175,8 +175,11 @@ describe('choosing C', () => {
     expect(aucStandardError(0.8, 200, 800)).toBeLessThan(aucStandardError(0.8, 20, 80));
   });
 
-  it('refuses to choose when the windows hold nothing to compare', () => {
-    expect(() => timeline.select('2017-06-01')).toThrow(/no leads before it to fit on|hold no converted and unconverted leads/);
+  it('leaves out windows with nothing before them to fit on, and refuses when none is left', () => {
+    const early = timeline.select('2017-08-01');
+    expect(early.windows.map((w) => [w.from, w.scored])).toEqual([['2017-05-01', false], ['2017-06-01', false], ['2017-07-01', true]]);
+    expect(early.candidates[0]!.windows[0]).toEqual({ roc_auc: null, log_loss: null });
+    expect(() => timeline.select('2017-06-01')).toThrow('cannot choose C before 2017-06-01: none of the windows 2017-03, 2017-04, 2017-05 has converted and unconverted leads, and both before it to fit on');
   });
 });
 
