@@ -50,25 +50,32 @@ function fitEncoder(feature: FeatureName, leads: readonly LabelledLead[], rareSh
 /** L2 logistic regression on a few dense columns by plain Newton steps (unpenalised intercept). */
 function fitDense(rows: number[][], labels: Uint8Array, C: number): number[] {
   const p = rows[0]!.length;
-  let beta = new Array<number>(p + 1).fill(0);
+  const dim = p + 1;
+  let beta = new Array<number>(dim).fill(0);
+  const x = new Float64Array(dim);
   for (let iteration = 0; iteration < 100; iteration++) {
-    const gradient = new Array<number>(p + 1).fill(0);
-    const hessian = Matrix.zeros(p + 1, p + 1);
-    rows.forEach((x, i) => {
-      const z = beta[0]! + x.reduce((sum, v, j) => sum + v * beta[j + 1]!, 0);
+    const gradient = new Array<number>(dim).fill(0);
+    // Accumulated in a flat array: Matrix.get/set per lead cost more than the rest of the fit.
+    const hessian = new Float64Array(dim * dim);
+    rows.forEach((row, i) => {
+      x[0] = 1;
+      for (let j = 0; j < p; j++) x[j + 1] = row[j]!;
+      let z = 0;
+      for (let j = 0; j < dim; j++) z += x[j]! * beta[j]!;
       const mu = sigmoid(z);
-      const xi = [1, ...x];
-      for (let a = 0; a <= p; a++) {
-        gradient[a]! += (mu - labels[i]!) * xi[a]!;
-        for (let b = 0; b <= a; b++) hessian.set(a, b, hessian.get(a, b) + mu * (1 - mu) * xi[a]! * xi[b]!);
+      const curvature = mu * (1 - mu);
+      for (let a = 0; a < dim; a++) {
+        gradient[a]! += (mu - labels[i]!) * x[a]!;
+        for (let b = 0; b <= a; b++) hessian[a * dim + b]! += curvature * x[a]! * x[b]!;
       }
     });
-    for (let a = 0; a <= p; a++) for (let b = a + 1; b <= p; b++) hessian.set(a, b, hessian.get(b, a));
-    for (let a = 1; a <= p; a++) {
+    for (let a = 1; a < dim; a++) {
       gradient[a]! += beta[a]! / C;
-      hessian.set(a, a, hessian.get(a, a) + 1 / C);
+      hessian[a * dim + a]! += 1 / C;
     }
-    const step = new CholeskyDecomposition(hessian).solve(Matrix.columnVector(gradient)).to1DArray();
+    const matrix = new Matrix(dim, dim);
+    for (let a = 0; a < dim; a++) for (let b = 0; b <= a; b++) matrix.set(a, b, hessian[a * dim + b]!).set(b, a, hessian[a * dim + b]!);
+    const step = new CholeskyDecomposition(matrix).solve(Matrix.columnVector(gradient)).to1DArray();
     beta = beta.map((b, j) => b - step[j]!);
     if (Math.max(...gradient.map(Math.abs)) < 1e-9) break;
   }
