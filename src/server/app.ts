@@ -8,13 +8,16 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
 import type { Config } from './config.js';
 import { validationError } from './errors.js';
+import type { ObservedCounts } from '../model/drift.js';
 import type { Store } from '../store/index.js';
+import type { DriftCounter } from './drift.js';
 import { ServiceMetrics } from './metrics.js';
 import { ModelHolder, type ModelChange, type ReloadOutcome, type ServingModel } from './models.js';
 import auth from './plugins/auth.js';
 import docs from './plugins/docs.js';
 import errors from './plugins/errors.js';
 import metrics from './plugins/metrics.js';
+import monitor from './plugins/monitor.js';
 import protection from './plugins/protection.js';
 import requests from './plugins/requests.js';
 import scoring from './plugins/scoring.js';
@@ -45,6 +48,9 @@ export interface AppOptions {
   /** The process's metrics (null: no instrumentation), and how a scrape collects them (with WORKERS > 1, from every worker). */
   metrics?: ServiceMetrics | null;
   collectMetrics?: () => Promise<string>;
+  /** With WORKERS > 1, drift counts are gathered from every worker (the process entry passes how), from this counter in each. */
+  collectDriftCounts?: (sinceMs: number) => Promise<ObservedCounts>;
+  driftCounter?: DriftCounter;
   /** How often overload is sampled; only tests change it. */
   pressureSampleIntervalMs?: number;
 }
@@ -102,7 +108,8 @@ export async function buildApp(options: AppOptions) {
   await app.register(auth, { apiKeys: config.apiKeys });
   await app.register(metrics, { metrics: options.metrics === undefined ? new ServiceMetrics() : options.metrics, public: config.metricsPublic, collect: options.collectMetrics });
   await app.register(store, { store: options.store ?? null });
-  await app.register(scoring);
+  await app.register(scoring, { collectDriftCounts: options.collectDriftCounts, driftCounter: options.driftCounter });
+  await app.register(monitor);
 
   await app.register(health);
   await app.register(model, { modelPath: config.modelPath });

@@ -10,13 +10,15 @@ import { findArtifact } from '../model/catalog.js';
 import { describeLocation, openStore, scheduleRetention, type Store } from '../store/index.js';
 import { buildApp, servingModel } from './app.js';
 import { loadConfig, type Config } from './config.js';
+import { mergeCounts, type ObservedCounts } from '../model/drift.js';
+import { DriftCounter } from './drift.js';
 import { ServiceMetrics } from './metrics.js';
 import { ModelHolder, type ModelChange, type ReloadOutcome } from './models.js';
 
 /** After the drain, in-flight work gets this long to finish before the process gives up and exits non-zero. */
 const SHUTDOWN_DEADLINE_MS = 10_000;
-/** A worker that has not answered a reload by then is reported as failed. */
-const WORKER_RELOAD_TIMEOUT_MS = 30_000;
+/** A worker that has not answered the primary (a reload, its drift counts) by then is reported as failed. */
+const WORKER_TASK_TIMEOUT_MS = 30_000;
 /** A worker that dies before it listens is replaced after 100 ms, 200 ms, 400 ms, …; after this many in a row the primary gives up. */
 const WORKER_RESTART_BASE_MS = 100;
 const WORKER_MAX_FAILED_STARTS = 5;
@@ -83,11 +85,16 @@ async function serve(config: Config): Promise<void> {
       process.send!({ type: 'leadscore:ask', id, question });
     });
   const metrics = new ServiceMetrics();
+  const driftCounter = new DriftCounter();
   if (cluster.isWorker) {
     AggregatorRegistry.setRegistries([metrics.registry]);
     new AggregatorRegistry(); // answers the primary's requests for this worker's metrics
     process.on('message', (message: ClusterMessage) => {
-      if (message?.type === 'leadscore:change') void changeHere(message.change).then((outcome) => process.send!({ type: 'leadscore:changed', id: message.id, outcome }));
+      if (message?.type === 'leadscore:task') {
+        const { task, id } = message;
+        const work = task.kind === 'change' ? changeHere(task.change) : Promise.resolve(driftCounter.counts(task.sinceMs));
+        void work.then((result) => process.send!({ type: 'leadscore:done', id, result }));
+      }
       if (message?.type === 'leadscore:answer') pending.get(message.id)?.(message.answer);
     });
   } else {
@@ -95,8 +102,9 @@ async function serve(config: Config): Promise<void> {
   }
   const changeAll = cluster.isWorker ? (change: ModelChange) => askPrimary<ReloadOutcome[]>({ kind: 'change', change }) : async (change: ModelChange) => [await changeHere(change)];
   const collectMetrics = cluster.isWorker ? () => askPrimary<string>({ kind: 'metrics' }) : undefined;
+  const collectDriftCounts = cluster.isWorker ? (sinceMs: number) => askPrimary<ObservedCounts>({ kind: 'drift', sinceMs }) : undefined;
 
-  const app = await buildApp({ config, model: models, logger, changeAll, metrics, collectMetrics, store });
+  const app = await buildApp({ config, model: models, logger, changeAll, metrics, collectMetrics, collectDriftCounts, driftCounter, store });
   // close-with-grace: a second signal or an error during shutdown exits at once, and an
   // uncaught error shuts down as gracefully as SIGTERM does (then exits 1).
   closeWithGrace(
@@ -168,35 +176,41 @@ function superviseWorkers(config: Config): void {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 
-  const changeWorkers = (change: ModelChange): Promise<ReloadOutcome[]> => {
+  /** Sends a task to every worker and collects each one's result; a worker that exits or stays silent gets `failed`. */
+  const askWorkers = <T>(task: Task, failed: (pid: number, error: string) => T): Promise<T[]> => {
     const id = randomUUID();
     const workers = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined);
     return Promise.all(
       workers.map(
         (worker) =>
-          new Promise<ReloadOutcome>((resolve) => {
-            const failed = (error: string): ReloadOutcome => ({ pid: worker.process.pid ?? 0, ok: false, model_version: 'unknown', previous_version: 'unknown', error });
-            const timer = setTimeout(() => finish(failed(`did not answer within ${WORKER_RELOAD_TIMEOUT_MS} ms`)), WORKER_RELOAD_TIMEOUT_MS);
+          new Promise<T>((resolve) => {
+            const pid = worker.process.pid ?? 0;
+            const timer = setTimeout(() => finish(failed(pid, `did not answer within ${WORKER_TASK_TIMEOUT_MS} ms`)), WORKER_TASK_TIMEOUT_MS);
             const onMessage = (message: ClusterMessage) => {
-              if (message?.type === 'leadscore:changed' && message.id === id) finish(message.outcome);
+              if (message?.type === 'leadscore:done' && message.id === id) finish(message.result as T);
             };
-            const onExit = () => finish(failed('exited during the reload'));
-            const finish = (outcome: ReloadOutcome) => {
+            const onExit = () => finish(failed(pid, 'exited before answering'));
+            const finish = (result: T) => {
               clearTimeout(timer);
               worker.off('message', onMessage);
               worker.off('exit', onExit);
-              resolve(outcome);
+              resolve(result);
             };
             worker.on('message', onMessage);
             worker.once('exit', onExit);
-            worker.send({ type: 'leadscore:change', id, change });
+            worker.send({ type: 'leadscore:task', id, task });
           }),
       ),
     );
   };
+  const changeWorkers = (change: ModelChange) =>
+    askWorkers<ReloadOutcome>({ kind: 'change', change }, (pid, error) => ({ pid, ok: false, model_version: 'unknown', previous_version: 'unknown', error }));
   const aggregator = new AggregatorRegistry();
-  const answer = (question: Question): Promise<unknown> =>
-    question.kind === 'change' ? changeWorkers(question.change) : aggregator.clusterMetrics().catch((error: Error) => `# the workers' metrics could not be collected: ${error.message}\n`);
+  const answer = async (question: Question): Promise<unknown> => {
+    if (question.kind === 'change') return changeWorkers(question.change);
+    if (question.kind === 'drift') return mergeCounts(...(await askWorkers<ObservedCounts>({ kind: 'drift', sinceMs: question.sinceMs }, () => ({}))));
+    return aggregator.clusterMetrics().catch((error: Error) => `# the workers' metrics could not be collected: ${error.message}\n`);
+  };
   cluster.on('message', (worker, message: ClusterMessage) => {
     if (message?.type === 'leadscore:ask') void answer(message.question).then((result) => worker.send({ type: 'leadscore:answer', id: message.id, answer: result }));
   });
@@ -207,10 +221,13 @@ function superviseWorkers(config: Config): void {
   });
 }
 
-type Question = { kind: 'change'; change: ModelChange } | { kind: 'metrics' };
+/** What a worker asks the primary to do for the whole process group. */
+type Question = { kind: 'change'; change: ModelChange } | { kind: 'metrics' } | { kind: 'drift'; sinceMs: number };
+/** What the primary asks of each worker. */
+type Task = { kind: 'change'; change: ModelChange } | { kind: 'drift'; sinceMs: number };
 type ClusterMessage =
-  | { type: 'leadscore:change'; id: string; change: ModelChange }
-  | { type: 'leadscore:changed'; id: string; outcome: ReloadOutcome }
+  | { type: 'leadscore:task'; id: string; task: Task }
+  | { type: 'leadscore:done'; id: string; result: unknown }
   | { type: 'leadscore:ask'; id: string; question: Question }
   | { type: 'leadscore:answer'; id: string; answer: unknown }
   | undefined;

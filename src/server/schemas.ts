@@ -252,3 +252,39 @@ export const CompareSchema = z.object({
   resamples: z.number().int(),
   message: z.string().optional(),
 });
+
+const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+export const DriftQuerySchema = z.object({
+  window: z
+    .string()
+    .regex(/^\d+[mhd]$/, 'window must be a duration such as 90m, 24h or 7d')
+    .transform((text) => Number(text.slice(0, -1)) * UNIT_MS[text.at(-1) as keyof typeof UNIT_MS])
+    .pipe(z.number().min(60_000, 'window must be at least 1m').max(90 * 86_400_000, 'window must be at most 90d'))
+    .default(24 * 3_600_000)
+    .describe('How far back to look (default 24h); a young service with fewer leads falls back to its most recent ones'),
+});
+
+const BinShareSchema = z.object({ bin: z.string(), expected: z.number(), observed: z.number(), count: z.number() });
+const DRIFT_STATUS = z.enum(['stable', 'moderate', 'significant', 'insufficient_data']);
+
+export const DriftSchema = z.object({
+  model_version: z.string(),
+  window: z.object({ since: z.string().nullable(), until: z.string(), last: z.number().int().nullable().describe('Set when the report fell back to the most recent leads'), source: z.enum(['store', 'memory']) }),
+  count: z.number().int(),
+  min_count: z.number().int().describe('Below this many leads a feature is insufficient_data, never an alarm'),
+  thresholds: z.object({ moderate: z.number(), significant: z.number() }),
+  top_k: z.number().int().describe('High-cardinality features keep their K busiest training categories as bins, plus (rest) and (other)'),
+  status: DRIFT_STATUS.describe('The worst status over the features'),
+  features: z.array(
+    z.object({
+      feature: z.string(),
+      count: z.number().int(),
+      psi: z.number().nullable(),
+      js_distance: z.number().nullable(),
+      status: DRIFT_STATUS,
+      bins: z.array(BinShareSchema),
+      top_movers: z.array(BinShareSchema.extend({ change: z.number() })).describe('The bins whose share moved most'),
+    }),
+  ),
+});

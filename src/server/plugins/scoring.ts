@@ -3,6 +3,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Lead } from '../../features/lead.js';
+import type { ObservedCounts } from '../../model/drift.js';
+import { DriftCounter } from '../drift.js';
 import type { ServingModel } from '../models.js';
 import type { ScoredLead } from '../serialize.js';
 
@@ -15,10 +17,23 @@ export interface ScoredRequest {
 declare module 'fastify' {
   interface FastifyInstance {
     scoreLeads(request: FastifyRequest, leads: readonly Lead[]): Promise<ScoredRequest>;
+    /** Drift-bin counts of the leads scored since a time: this process's, or with WORKERS > 1 every worker's. */
+    driftCounts(sinceMs: number): Promise<ObservedCounts>;
   }
 }
 
-async function scoring(app: FastifyInstance): Promise<void> {
+export interface ScoringOptions {
+  /** With WORKERS > 1, gathers every worker's drift counts; by default this process's. */
+  collectDriftCounts?: (sinceMs: number) => Promise<ObservedCounts>;
+  /** The counter this process keeps; the process entry shares it with the primary's requests. */
+  driftCounter?: DriftCounter;
+}
+
+async function scoring(app: FastifyInstance, options: ScoringOptions): Promise<void> {
+  // Without a store, drift is counted here; with one, it is counted in the store from what it records.
+  const counter = app.store ? null : (options.driftCounter ?? new DriftCounter());
+  app.decorate('driftCounts', options.collectDriftCounts ?? (async (sinceMs: number) => counter?.counts(sinceMs) ?? {}));
+
   app.decorate('scoreLeads', async (request: FastifyRequest, leads: readonly Lead[]) => {
     // Read once: the whole request is scored by the models live now, whatever a reload does meanwhile.
     const model = app.models.champion;
@@ -28,6 +43,7 @@ async function scoring(app: FastifyInstance): Promise<void> {
     request.modelVersion = scorer.version;
     const predictions = leads.map((lead) => ({ mql_id: lead.mql_id, ...scorer.score(lead) }));
     app.metrics?.recordScores(scorer.version, predictions);
+    counter?.count(model.artifact, leads, predictions.map((p) => p.probability));
     if (app.store) {
       // The challenger's scores are a lookup and a sum per lead (no reasons); they are recorded in
       // the same transaction as the champion's, so a stored lead always has both or neither.

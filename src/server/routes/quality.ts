@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { compareModels } from '../../model/compare.js';
 import { brierScore, calibrationTable, countPositives, logLoss, prAuc, rocAuc } from '../../model/metrics.js';
 import { TIERS } from '../../model/tiers.js';
-import { CompareSchema, ErrorSchema, PerformanceQuerySchema, PerformanceSchema, WindowQuerySchema } from '../schemas.js';
+import { measureDrift } from '../drift.js';
+import { CompareSchema, DriftQuerySchema, DriftSchema, ErrorSchema, PerformanceQuerySchema, PerformanceSchema, WindowQuerySchema } from '../schemas.js';
 
 const finiteOrNull = (value: number) => (Number.isFinite(value) ? value : null);
 const responses = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 503: ErrorSchema };
@@ -69,6 +70,18 @@ const quality: FastifyPluginAsyncZod = async (app) => {
       }
       return { ...versions, ...compareModels(pairs.labels, pairs.champion, pairs.challenger, { champion: pairs.champion_tiers, challenger: pairs.challenger_tiers }, { resamples }) };
     },
+  });
+
+  app.get('/model/drift', {
+    onRequest: app.requireRole('read'),
+    schema: {
+      summary: 'Drift of recently scored leads against the training distribution: PSI, Jensen–Shannon distance and a status per feature',
+      tags: ['model'],
+      security: app.security,
+      querystring: DriftQuerySchema,
+      response: { 200: DriftSchema, ...responses },
+    },
+    handler: async (request) => measureDrift(app.models.champion.artifact, { store: app.store, memory: app.driftCounts }, request.query.window),
   });
 };
 
