@@ -39,6 +39,9 @@ const EnvSchema = z.object({
   WORKERS: integer('WORKERS', 1, 256).default(1),
 });
 
+/** Every environment variable the service reads: deployment manifests are checked against this list. */
+export const ENV_KEYS = Object.keys(EnvSchema.shape);
+
 export interface Config {
   port: number;
   host: string;
