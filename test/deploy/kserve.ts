@@ -19,7 +19,8 @@ const Metadata = z
 const SupportedModelFormat = z
   .object({ name: z.string().min(1), version: z.string().optional(), autoSelect: z.boolean().optional(), priority: z.int().min(1).optional() })
   .strict();
-const RUNTIME_POD_FIELDS: Record<string, string | 'stringMap' | 'boolean'> = {
+/** The inlined pod fields: a Kubernetes type's declaration path, or 'stringMap' / 'boolean'. */
+const RUNTIME_POD_FIELDS: Record<string, string> = {
   containers: 'v1/Container',
   volumes: 'v1/Volume',
   tolerations: 'v1/Toleration',

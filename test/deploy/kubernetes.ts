@@ -58,7 +58,7 @@ export function kubernetesProblems(object: Record<string, unknown>, at: string):
 }
 
 /** A Kubernetes type embedded in another resource (KServe's containers, volumes, pod fields). */
-export function partProblems(value: unknown, type: keyof typeof PARTS | string, at: string): string[] {
+export function partProblems(value: unknown, type: string, at: string): string[] {
   const Model = PARTS[type];
   if (!Model) throw new Error(`no model for ${type}; add it to PARTS in test/deploy/kubernetes.ts`);
   return [...schemaProblems(Model, value, at), ...unknownFields(value, type, at)];

@@ -211,6 +211,7 @@ describe('the manifests against the service', () => {
       expect(container.securityContext.readOnlyRootFilesystem).toBe(true);
       expect(container.securityContext.allowPrivilegeEscalation).toBe(false);
       expect(container.securityContext.capabilities.drop).toContain('ALL');
+      expect(security.seccompProfile?.type).toBe('RuntimeDefault'); // with the lines above: what Pod Security's "restricted" profile asks
       const mounted = (container.volumeMounts ?? []).map((m: Obj) => m.name);
       expect(workload.volumes.map((v) => v.name).sort()).toEqual([...mounted].sort());
       for (const volume of workload.volumes) expect(Object.keys(volume).sort(), `volume ${volume.name}`).toEqual(['emptyDir', 'name']);
@@ -295,7 +296,14 @@ describe('the KServe objects together', () => {
     expect(workloads[1]!.container.image).toBe(pod.containers[0].image);
   });
 
-  it('keep to what Knative accepts: one unnamed (or http1/h2c) port, no PORT in env, probes on that port', () => {
+  it('run with the same settings as the Deployment', () => {
+    const settings = effectiveEnv(workloads[1]!.container);
+    const deploymentSettings = effectiveEnv(pod.containers[0]);
+    for (const key of Object.keys(configMaps.get('leadscore-config')!)) expect(settings[key], key).toBe(deploymentSettings[key]);
+    expect(settings.API_KEYS).toBe(deploymentSettings.API_KEYS);
+  });
+
+  it('keep to what Knative accepts: one unnamed (or http1/h2c) port, no PORT in env or from a ConfigMap', () => {
     const container = workloads[1]!.container;
     expect(container.ports).toHaveLength(1);
     expect([undefined, 'http1', 'h2c']).toContain(container.ports[0].name);
