@@ -42,9 +42,14 @@ export async function* readCsv(
   file: string,
   requiredColumns: readonly string[],
   report: (problem: RowProblem) => void,
+  options: { maxRecordSize?: number } = {},
 ): AsyncGenerator<CsvRow> {
-  const parser = input.pipe(parse({ bom: true, info: true, relax_column_count: true, skip_empty_lines: true }));
-  input.on('error', (error) => parser.destroy(error));
+  const parser = input.pipe(parse({ bom: true, info: true, relax_column_count: true, skip_empty_lines: true, max_record_size: options.maxRecordSize }));
+  let inputError: unknown;
+  input.on('error', (error) => {
+    inputError = error;
+    parser.destroy(error);
+  });
   let header: string[] | null = null;
   try {
     for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
@@ -61,7 +66,8 @@ export async function* readCsv(
       yield { line: info.lines, values: Object.fromEntries(header.map((name, i) => [name, record[i]!])) };
     }
   } catch (error) {
-    if (error instanceof DataError) throw error;
+    // The caller's own errors from its input (a body limit, a client gone) pass through as they are; file errors are described.
+    if (error instanceof DataError || (error === inputError && !(error as NodeJS.ErrnoException).syscall)) throw error;
     const { message, lines, code } = error as { message: string; lines?: number; code?: string };
     throw new DataError(code === 'ENOENT' ? `${file}: no such file` : `${file}${lines ? `:${lines}` : ''}: cannot read the CSV: ${message}`);
   }

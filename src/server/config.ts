@@ -30,16 +30,53 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent').default('info'),
   BODY_LIMIT: integer('BODY_LIMIT', 1024, 1024 ** 3).default(10 * 1024 * 1024),
   MAX_BATCH: integer('MAX_BATCH', 1, 1_000_000).default(10_000),
-  API_KEYS: z
-    .string()
-    .optional()
-    .transform((value) => (value ?? '').split(',').map((key) => key.trim()).filter(Boolean))
-    .refine((keys) => keys.every((key) => key.length >= 16), 'API_KEYS must be comma-separated keys of at least 16 characters each'),
+  API_KEYS: z.string().optional().transform(parseApiKeys),
   SHUTDOWN_DRAIN_MS: integer('SHUTDOWN_DRAIN_MS', 0, 8000).default(1000),
   WORKERS: integer('WORKERS', 1, 256).default(1),
+  REQUEST_TIMEOUT_MS: integer('REQUEST_TIMEOUT_MS', 1000, 600_000).default(60_000),
+  MAX_CONNECTIONS: integer('MAX_CONNECTIONS', 1, 1_000_000).default(4096),
+  MAX_EVENT_LOOP_DELAY_MS: integer('MAX_EVENT_LOOP_DELAY_MS', 0, 60_000).default(1000),
 });
 
-/** Every environment variable the service reads: deployment manifests are checked against this list. */
+/** What an API key may do. A key listed without roles may do everything but `admin`. */
+export const ROLES = ['score', 'read', 'outcomes', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+const DEFAULT_ROLES: readonly Role[] = ['score', 'read', 'outcomes'];
+
+export interface ApiKey {
+  key: string;
+  roles: readonly Role[];
+}
+
+/**
+ * `k1:score,k2:read+outcomes,k3` → keys with roles. A variable that is set but holds no key
+ * (`API_KEYS=',,, '`, a typo in a Secret) is refused rather than read as "authentication off".
+ */
+function parseApiKeys(value: string | undefined, ctx: z.RefinementCtx): ApiKey[] {
+  if (value === undefined) return [];
+  const entries = value.split(',').map((entry) => entry.trim()).filter(Boolean);
+  const fail = (message: string) => {
+    ctx.addIssue({ code: 'custom', message: `API_KEYS ${message}` });
+    return z.NEVER;
+  };
+  if (!entries.length) return fail('is set but holds no key; unset it to run without authentication');
+  const keys: ApiKey[] = [];
+  for (const [i, entry] of entries.entries()) {
+    const [key = '', roleList] = entry.split(':', 2) as [string, string | undefined];
+    if (key.length < 16) return fail(`must be comma-separated keys of at least 16 characters each (entry ${i + 1} is shorter)`);
+    if (roleList === undefined) {
+      keys.push({ key, roles: DEFAULT_ROLES });
+      continue;
+    }
+    const roles = roleList.split('+').map((role) => role.trim());
+    const unknown = roles.filter((role) => !(ROLES as readonly string[]).includes(role));
+    if (unknown.length || !roles.length) return fail(`entry ${i + 1} names unknown role(s) ${unknown.map((r) => JSON.stringify(r)).join(', ')}; roles are ${ROLES.join(', ')}, joined by +`);
+    keys.push({ key, roles: [...new Set(roles as Role[])] });
+  }
+  return keys;
+}
+
+/** Every variable the service reads, for the deployment manifests' tests. */
 export const ENV_KEYS = Object.keys(EnvSchema.shape);
 
 export interface Config {
@@ -50,10 +87,15 @@ export interface Config {
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
   bodyLimit: number;
   maxBatch: number;
-  apiKeys: string[];
+  apiKeys: ApiKey[];
   /** After SIGTERM, how long /health reports 503 while requests are still taken, so load balancers stop routing first. */
   shutdownDrainMs: number;
   workers: number;
+  /** A request whose headers and body have not fully arrived by then is cut off (408), so slow uploads cannot hold memory. */
+  requestTimeoutMs: number;
+  maxConnections: number;
+  /** Above this event-loop delay the process answers 503 with Retry-After instead of stalling; 0 turns the check off. */
+  maxEventLoopDelayMs: number;
 }
 
 export class ConfigError extends Error {
@@ -85,5 +127,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiKeys: e.API_KEYS,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     workers: e.WORKERS,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    maxConnections: e.MAX_CONNECTIONS,
+    maxEventLoopDelayMs: e.MAX_EVENT_LOOP_DELAY_MS,
   };
 }

@@ -1,5 +1,5 @@
 // CSV bodies for /batch-predict: Olist MQL columns in, scores out.
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { RowProblem } from '../data/csv.js';
 import { LEAD_COLUMNS } from '../features/lead.js';
 import { HttpError } from './errors.js';
@@ -10,8 +10,11 @@ export interface CsvLeads {
   lines: number[];
 }
 
-/** Reads a CSV body with the same reader as training; a malformed file or short rows are a 400 naming the lines. */
-export async function parseLeadsCsv(text: string): Promise<CsvLeads> {
+/**
+ * Reads a CSV body with the same reader as training; a malformed file or short rows are a 400
+ * naming the lines. Stops reading at `maxRows` + 1 leads with a 413.
+ */
+export async function parseLeadsCsv(input: Readable, limits: { maxRows: number; maxRecordSize: number }): Promise<CsvLeads> {
   // Loaded on the first CSV body rather than at start-up: most clients send JSON, and the
   // CSV parser is ~20 ms of a cold start that autoscaling waits for.
   const { DataError, readCsv } = await import('../data/csv.js');
@@ -19,13 +22,15 @@ export async function parseLeadsCsv(text: string): Promise<CsvLeads> {
   const lines: number[] = [];
   const shortRows: RowProblem[] = [];
   try {
-    for await (const { line, values } of readCsv(Readable.from([text]), 'CSV body', LEAD_COLUMNS.filter((c) => c !== 'origin'), (p) => shortRows.push(p))) {
+    for await (const { line, values } of readCsv(input, 'CSV body', LEAD_COLUMNS.filter((c) => c !== 'origin'), (p) => shortRows.push(p), { maxRecordSize: limits.maxRecordSize })) {
+      // Leaving the loop destroys the parser; the rest of the body is never parsed or kept.
+      if (leads.length === limits.maxRows) throw new HttpError(413, `the CSV body holds more than ${limits.maxRows} leads; MAX_BATCH is ${limits.maxRows}`, undefined, undefined, { connection: 'close' });
       leads.push(values);
       lines.push(line);
     }
   } catch (error) {
     if (error instanceof DataError) throw new HttpError(400, error.message);
-    throw error;
+    throw error; // an HttpError from the byte limit, or the client going away
   }
   if (shortRows.length) {
     throw new HttpError(

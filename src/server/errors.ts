@@ -6,6 +6,8 @@ import type { z } from 'zod';
 export interface ErrorDetail {
   path: string;
   message: string;
+  /** The CSV line of the lead this detail concerns, when the body was CSV. */
+  line?: number;
 }
 
 export interface ErrorBody {
@@ -16,7 +18,15 @@ export interface ErrorBody {
 }
 
 export class HttpError extends Error {
-  constructor(readonly statusCode: number, message: string, readonly details?: ErrorDetail[]) {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+    readonly details?: ErrorDetail[],
+    /** zod's path of each detail, kept as data so the error handler can map `leads[i]` to its CSV line. */
+    readonly detailPaths?: readonly (readonly PropertyKey[])[],
+    /** Extra response headers, such as Retry-After on a 503. */
+    readonly headers?: Readonly<Record<string, string>>,
+  ) {
     super(message);
     this.name = 'HttpError';
   }
@@ -31,7 +41,7 @@ export function validationError(issues: readonly z.core.$ZodIssue[], where: stri
   const details = issues.map((issue) => ({ path: formatPath(issue.path) || where, message: issue.message }));
   const fields = [...new Set(details.map((d) => d.path))];
   const named = fields.slice(0, 5).join(', ') + (fields.length > 5 ? `, and ${fields.length - 5} more` : '');
-  return new HttpError(400, `invalid ${where}: ${named}`, details);
+  return new HttpError(400, `invalid ${where}: ${named}`, details, issues.map((issue) => issue.path));
 }
 
 export function errorBody(statusCode: number, message: string, details?: ErrorDetail[]): ErrorBody {
@@ -57,7 +67,10 @@ function clientErrorMessage(error: FastifyError, request: FastifyRequest, bodyLi
 }
 
 export function sendError(error: FastifyError | HttpError | Error, request: FastifyRequest, reply: FastifyReply, bodyLimit: number): FastifyReply {
-  if (error instanceof HttpError) return reply.code(error.statusCode).send(errorBody(error.statusCode, error.message, error.details));
+  if (error instanceof HttpError) {
+    if (error.headers) reply.headers(error.headers);
+    return reply.code(error.statusCode).send(errorBody(error.statusCode, error.message, error.details));
+  }
   const status = (error as FastifyError).statusCode;
   if (status && status >= 400 && status < 500) {
     return reply.code(status).send(errorBody(status, clientErrorMessage(error as FastifyError, request, bodyLimit)));

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { LeadSchema } from '../features/lead.js';
 import { FEATURE_NAMES, type FeatureName } from '../features/pipeline.js';
+import { ArtifactSchema } from '../model/artifact.js';
 
 export { LeadSchema };
 
@@ -36,7 +37,7 @@ export const ErrorSchema = z
     statusCode: z.number().int(),
     error: z.string(),
     message: z.string(),
-    details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    details: z.array(z.object({ path: z.string(), message: z.string(), line: z.number().int().optional().describe('The CSV line, when the body was CSV') })).optional(),
   })
   .meta({ id: 'Error' });
 
@@ -48,15 +49,39 @@ export const HealthResponseSchema = z.object({
 
 export const LiveResponseSchema = z.object({ status: z.literal('alive') });
 
-export const ModelInfoSchema = z.object({
-  model_version: z.string(),
-  created_at: z.string(),
-  sha256: z.string(),
-  training_data: z.record(z.string(), z.unknown()),
+/** The artifact without its weights and pipeline vocabularies: its own schema, so /model follows the artifact format. */
+export const ModelInfoSchema = ArtifactSchema.pick({
+  model_version: true,
+  created_at: true,
+  sha256: true,
+  training_data: true,
+  selection: true,
+  metrics: true,
+  tiers: true,
+}).extend({
   features: z.array(z.object({ feature: z.string(), categories: z.number().int() })),
-  pipeline_settings: z.record(z.string(), z.unknown()),
-  solver: z.record(z.string(), z.unknown()),
-  selection: z.record(z.string(), z.unknown()),
-  metrics: z.record(z.string(), z.unknown()),
-  tiers: z.object({ A: z.number(), B: z.number(), C: z.number() }).describe('Lowest probability of tiers A, B and C; below C is D'),
+  pipeline_settings: ArtifactSchema.shape.pipeline.shape.settings,
+  solver: ArtifactSchema.shape.model.shape.solver,
+});
+export type ModelInfo = z.infer<typeof ModelInfoSchema>;
+
+export const ReloadResponseSchema = z.object({
+  model_version: z.string().describe('The version every process now serves'),
+  previous_version: z.string(),
+  processes: z.number().int().describe('How many processes (workers) reloaded'),
+});
+
+export const ModelListSchema = z.object({
+  models: z.array(
+    z.object({
+      model_version: z.string(),
+      created_at: z.string(),
+      file: z.string(),
+      champion: z.boolean().describe('The version this process serves'),
+      default: z.boolean().describe('The version the folder’s latest.json names (served after the next reload)'),
+      challenger: z.boolean(),
+      metrics: ArtifactSchema.shape.metrics,
+    }),
+  ),
+  refused: z.array(z.object({ file: z.string(), reason: z.string() })).describe('Files that look like artifacts but fail verification'),
 });

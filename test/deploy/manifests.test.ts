@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { ENV_KEYS, loadConfig } from '../../src/server/config.js';
-import { buildTestApp, TEST_KEY } from '../server/helper.js';
+import { buildTestApp, keyFor, TEST_KEY } from '../server/helper.js';
 import { KSERVE_KINDS } from './kserve.js';
 import { isKubernetesKind, kubernetesProblems } from './kubernetes.js';
 
@@ -12,7 +12,7 @@ import { isKubernetesKind, kubernetesProblems } from './kubernetes.js';
  * Variables the service is about to read (the store and metrics releases). The manifests carry them as
  * comments until src/server/config.ts reads them; then the test below asks for them to be uncommented.
  */
-const PLANNED_ENV = ['STORE_URL', 'STORE_RETENTION_DAYS', 'OUTCOME_HORIZON_DAYS', 'METRICS_PUBLIC', 'REQUEST_TIMEOUT_MS'];
+const PLANNED_ENV = ['STORE_URL', 'STORE_RETENTION_DAYS', 'OUTCOME_HORIZON_DAYS', 'METRICS_PUBLIC'];
 const KUBERNETES_DEFAULT_GRACE_S = 30;
 
 // Loosely typed on purpose: these are parsed YAML, which the schema tests below are there to vouch for.
@@ -110,7 +110,7 @@ const quantityMiB = (quantity: string) => {
 
 const apps: { app: { close(): Promise<unknown> } }[] = [];
 const serviceApp = async () => {
-  const built = await buildTestApp({ apiKeys: [TEST_KEY] });
+  const built = await buildTestApp({ apiKeys: [keyFor(TEST_KEY)] });
   apps.push(built);
   return built.app;
 };

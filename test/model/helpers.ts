@@ -1,5 +1,6 @@
 // A small model trained on generated leads, shared by the model and server tests.
 import type { LabelledLead } from '../../src/features/lead.js';
+import { sealArtifact, type Artifact } from '../../src/model/artifact.js';
 import { trainLeadModel, type TrainingOutcome } from '../../src/model/training.js';
 import { generateLeads } from '../fixtures/olist.js';
 
@@ -17,4 +18,15 @@ export function trainedFixture(): { leads: LabelledLead[]; outcome: TrainingOutc
     cached = { leads, outcome };
   }
   return cached;
+}
+
+/** Another valid artifact: the fixture's with its intercept moved, a later date and its own version, sealed anew. */
+export function variantArtifact(suffix: string, interceptShift = 0.5): Artifact {
+  const { sha256: _sha256, ...body } = trainedFixture().outcome.artifact;
+  return sealArtifact({
+    ...body,
+    model_version: `${body.model_version}-${suffix}`,
+    created_at: new Date(Date.parse(body.created_at) + 86_400_000).toISOString(),
+    model: { ...body.model, intercept: body.model.intercept + interceptShift },
+  });
 }

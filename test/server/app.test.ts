@@ -5,7 +5,7 @@ import { LEAD_COLUMNS } from '../../src/features/lead.js';
 import { scoreLeads } from '../../src/model/training.js';
 import { openApiYaml } from '../../src/server/openapi.js';
 import { trainedFixture } from '../model/helpers.js';
-import { buildTestApp, TEST_KEY, validLead, type TestApp } from './helper.js';
+import { buildTestApp, keyFor, TEST_KEY, validLead, type TestApp } from './helper.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -170,7 +170,7 @@ describe('health, model and docs', () => {
 describe('API keys', () => {
   let secured: TestApp;
   beforeAll(async () => {
-    secured = await buildTestApp({ apiKeys: [TEST_KEY, 'second-key-0123456789'] });
+    secured = await buildTestApp({ apiKeys: [keyFor(TEST_KEY), keyFor('second-key-0123456789')] });
   });
   afterAll(() => secured.app.close());
 

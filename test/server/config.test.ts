@@ -14,12 +14,46 @@ describe('loadConfig', () => {
       apiKeys: [],
       shutdownDrainMs: 1000,
       workers: 1,
+      requestTimeoutMs: 60_000,
+      maxConnections: 4096,
+      maxEventLoopDelayMs: 1000,
     });
   });
 
   it('reads every variable, and blank means unset', () => {
-    const config = loadConfig({ PORT: '8080', HOST: '0.0.0.0', MODEL_PATH: '/m.json', LOG_LEVEL: 'warn', BODY_LIMIT: '2048', MAX_BATCH: '5', API_KEYS: ' aaaaaaaaaaaaaaaa , bbbbbbbbbbbbbbbb,', SHUTDOWN_DRAIN_MS: '0', WORKERS: '2', PATH: '/bin' });
-    expect(config).toEqual({ port: 8080, host: '0.0.0.0', modelPath: '/m.json', logLevel: 'warn', bodyLimit: 2048, maxBatch: 5, apiKeys: ['aaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbb'], shutdownDrainMs: 0, workers: 2 });
+    const config = loadConfig({
+      PORT: '8080',
+      HOST: '0.0.0.0',
+      MODEL_PATH: '/m.json',
+      LOG_LEVEL: 'warn',
+      BODY_LIMIT: '2048',
+      MAX_BATCH: '5',
+      API_KEYS: ' aaaaaaaaaaaaaaaa , bbbbbbbbbbbbbbbb,',
+      SHUTDOWN_DRAIN_MS: '0',
+      WORKERS: '2',
+      REQUEST_TIMEOUT_MS: '5000',
+      MAX_CONNECTIONS: '100',
+      MAX_EVENT_LOOP_DELAY_MS: '0',
+      PATH: '/bin',
+    });
+    const everyRoleButAdmin = ['score', 'read', 'outcomes'];
+    expect(config).toEqual({
+      port: 8080,
+      host: '0.0.0.0',
+      modelPath: '/m.json',
+      logLevel: 'warn',
+      bodyLimit: 2048,
+      maxBatch: 5,
+      apiKeys: [
+        { key: 'aaaaaaaaaaaaaaaa', roles: everyRoleButAdmin },
+        { key: 'bbbbbbbbbbbbbbbb', roles: everyRoleButAdmin },
+      ],
+      shutdownDrainMs: 0,
+      workers: 2,
+      requestTimeoutMs: 5000,
+      maxConnections: 100,
+      maxEventLoopDelayMs: 0,
+    });
     expect(loadConfig({ PORT: '' }).port).toBe(3000);
   });
 
@@ -30,5 +64,22 @@ describe('loadConfig', () => {
       'invalid configuration: PORT must be a whole number; LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; BODY_LIMIT must be at most 1073741824; MAX_BATCH must be at least 1; API_KEYS must be comma-separated keys of at least 16 characters each',
     );
     expect(() => loadConfig({ PORT: '70000' })).toThrow('PORT must be at most 65535');
+  });
+
+  it('reads roles after a colon, joined by +', () => {
+    const { apiKeys } = loadConfig({ API_KEYS: 'scorer-key-0123456789:score,dashboard-key-012345:read+outcomes,ops-key-0123456789ab:admin+score+read+outcomes' });
+    expect(apiKeys).toEqual([
+      { key: 'scorer-key-0123456789', roles: ['score'] },
+      { key: 'dashboard-key-012345', roles: ['read', 'outcomes'] },
+      { key: 'ops-key-0123456789ab', roles: ['admin', 'score', 'read', 'outcomes'] },
+    ]);
+    expect(() => loadConfig({ API_KEYS: 'scorer-key-0123456789:scoring' })).toThrow('API_KEYS entry 1 names unknown role(s) "scoring"; roles are score, read, outcomes, admin, joined by +');
+  });
+
+  it('refuses a key list that is set but empty, instead of turning authentication off', () => {
+    for (const typo of [',,, ', ',', ' , ']) {
+      expect(() => loadConfig({ API_KEYS: typo })).toThrow('API_KEYS is set but holds no key; unset it to run without authentication');
+    }
+    expect(loadConfig({}).apiKeys).toEqual([]);
   });
 });

@@ -2,8 +2,8 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { buildApp, loadedModel } from '../../src/server/app.js';
-import type { Config } from '../../src/server/config.js';
+import { buildApp, servingModel, type AppConfig, type AppOptions } from '../../src/server/app.js';
+import type { ApiKey } from '../../src/server/config.js';
 import { trainedFixture } from '../model/helpers.js';
 
 export const TEST_KEY = 'test-key-0123456789abcdef';
@@ -13,7 +13,20 @@ export interface TestApp {
   logLines: () => Record<string, unknown>[];
 }
 
-export async function buildTestApp(config: Partial<Pick<Config, 'bodyLimit' | 'maxBatch' | 'apiKeys'>> = {}): Promise<TestApp> {
+/** A key with every role but admin, as a key listed without roles gets. */
+export const keyFor = (key: string, roles: ApiKey['roles'] = ['score', 'read', 'outcomes']): ApiKey => ({ key, roles });
+
+export const testConfig = (config: Partial<AppConfig> = {}): AppConfig => ({
+  bodyLimit: 1024 * 1024,
+  maxBatch: 10_000,
+  apiKeys: [],
+  requestTimeoutMs: 60_000,
+  maxConnections: 1000,
+  maxEventLoopDelayMs: 0,
+  ...config,
+});
+
+export async function buildTestApp(config: Partial<AppConfig> = {}, options: Pick<AppOptions, 'pressureSampleIntervalMs'> = {}): Promise<TestApp> {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {
@@ -22,9 +35,10 @@ export async function buildTestApp(config: Partial<Pick<Config, 'bodyLimit' | 'm
     },
   });
   const app = await buildApp({
-    config: { bodyLimit: 1024 * 1024, maxBatch: 10_000, apiKeys: [], ...config },
-    model: loadedModel(trainedFixture().outcome.artifact),
+    config: testConfig(config),
+    model: servingModel(trainedFixture().outcome.artifact),
     logger: pino({ level: 'info' }, sink),
+    ...options,
   });
   await app.ready();
   return { app, logLines: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>) };

@@ -81,4 +81,70 @@ describe('graceful shutdown', () => {
     expect(await server.exited).toBe(0);
     expect(server.stdout()).toMatch(/"msg":"stopped"/);
   });
+
+  it('drains keep-alive clients under load: no reset, no failed request, exit 0 within the drain plus 2 s', async () => {
+    const drainMs = 500;
+    const server = await startServer({ MODEL_PATH: await savedFixture(), SHUTDOWN_DRAIN_MS: String(drainMs) });
+    // Clients as a load balancer's or CRM's HTTP agent keeps them: 16 sockets that stay open until the server closes them.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 17 });
+    const lead = trainedFixture().leads[0]!;
+    const send = (path: string, body: string, slowUntil?: Promise<unknown>) =>
+      new Promise<number>((resolve, reject) => {
+        const req = http.request({ port: server.port, method: 'POST', path, agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode!));
+        });
+        req.on('error', reject);
+        if (!slowUntil) return void req.end(body);
+        req.write(body.slice(0, body.length / 2));
+        slowUntil.then(() => req.end(body.slice(body.length / 2)));
+      });
+    const readiness = () =>
+      new Promise<number>((resolve, reject) => {
+        http.get({ port: server.port, path: '/health', agent: false }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode!));
+        }).on('error', reject);
+      });
+    // The load balancer: it probes readiness every 100 ms and stops routing after two 503s in a row.
+    let routing = true;
+    const balancer = async () => {
+      let failedProbes = 0;
+      while (routing) {
+        failedProbes = (await readiness()) === 503 ? failedProbes + 1 : 0;
+        if (failedProbes === 2) routing = false;
+        else await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    };
+    let answered = 0;
+    const failures: string[] = [];
+    const count = (status: Promise<number>) =>
+      status.then(
+        (code) => (code === 200 ? answered++ : failures.push(`HTTP ${code}`)),
+        (error: NodeJS.ErrnoException) => failures.push(error.code ?? String(error)),
+      );
+    const client = async () => {
+      while (routing) await count(send('/predict', JSON.stringify(lead)));
+    };
+    const clients = Array.from({ length: 16 }, client);
+    while (answered < 500) await new Promise((resolve) => setImmediate(resolve));
+    // And one upload still arriving when the server begins to close.
+    let signalled = 0;
+    let finishUpload!: () => void;
+    const uploadRest = new Promise<void>((resolve) => (finishUpload = resolve));
+    const upload = count(send('/batch-predict', JSON.stringify({ leads: Array.from({ length: 200 }, (_, i) => ({ ...lead, mql_id: `lead-${i}` })) }), uploadRest));
+    signalled = Date.now();
+    server.child.kill('SIGTERM');
+    const probing = balancer();
+    setTimeout(finishUpload, drainMs + 200);
+    const code = await server.exited;
+    const elapsed = Date.now() - signalled;
+    routing = false;
+    await Promise.all([...clients, upload, probing.catch(() => undefined)]);
+    agent.destroy();
+    expect(failures).toEqual([]);
+    expect(code).toBe(0);
+    expect(elapsed).toBeLessThan(drainMs + 2000);
+    expect(answered).toBeGreaterThan(501);
+  });
 });

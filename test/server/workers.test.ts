@@ -1,19 +1,27 @@
 import http from 'node:http';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { saveArtifact } from '../../src/model/artifact.js';
-import { trainedFixture } from '../model/helpers.js';
+import { trainedFixture, variantArtifact } from '../model/helpers.js';
 import { startServer } from './process.js';
 
-const getOnNewConnection = (port: number) =>
-  new Promise<number>((resolve, reject) => {
+const healthOnNewConnection = (port: number) =>
+  new Promise<{ status: number; version: string }>((resolve, reject) => {
     http.get({ port, path: '/health', agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode!));
+      let body = '';
+      res.on('data', (chunk) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, version: JSON.parse(body).model?.version }));
     }).on('error', reject);
   });
+const getOnNewConnection = async (port: number) => (await healthOnNewConnection(port)).status;
+/** The versions that 20 fresh connections are served by; the primary hands them to the workers in turn. */
+const versionsServed = async (port: number) => {
+  const versions = new Set<string>();
+  for (let i = 0; i < 20; i++) versions.add((await healthOnNewConnection(port)).version);
+  return [...versions];
+};
 
 describe('WORKERS', () => {
   it('runs several workers on one port that all answer, and stops them all on SIGTERM', async () => {
@@ -33,4 +41,42 @@ describe('WORKERS', () => {
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
   });
+
+  it('backs off when replacements keep dying, then gives up with exit 1 instead of spinning', async () => {
+    const model = await saveArtifact(trainedFixture().outcome.artifact, mkdtempSync(path.join(tmpdir(), 'leadscore-workers-')));
+    const server = await startServer({ MODEL_PATH: model, WORKERS: '2' }, 2);
+    const workerPids = [...new Set([...server.stdout().matchAll(/"pid":(\d+).*"msg":"model loaded"/g)].map((m) => Number(m[1])))];
+    expect(workerPids).toHaveLength(2);
+    writeFileSync(model, '{"truncated'); // the artifact is damaged on disk while the service runs
+    process.kill(workerPids[0]!, 'SIGKILL');
+    expect(await server.exited).toBe(1);
+    const restarts = server.stderr().match(/starting another in \d+ ms/g) ?? [];
+    expect(restarts.map((line) => Number(/in (\d+) ms/.exec(line)![1]))).toEqual([100, 200, 400, 800]);
+    expect(server.stderr()).toMatch(/5 workers in a row exited before listening; giving up/);
+  });
+
+  it('reloads every worker: through one worker’s admin route, and on SIGHUP to the primary', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'leadscore-workers-'));
+    const first = trainedFixture().outcome.artifact;
+    const second = variantArtifact('b');
+    await saveArtifact(first, dir);
+    const key = 'admin-key-0123456789abcdef';
+    const server = await startServer({ MODEL_PATH: dir, WORKERS: '2', API_KEYS: `${key}:admin` }, 2);
+    expect(await versionsServed(server.port)).toEqual([first.model_version]);
+
+    await saveArtifact(second, dir);
+    const response = await fetch(`http://127.0.0.1:${server.port}/admin/model/reload`, { method: 'POST', headers: { authorization: `Bearer ${key}` } });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ model_version: second.model_version, previous_version: first.model_version, processes: 2 });
+    expect(await versionsServed(server.port)).toEqual([second.model_version]); // both workers, as soon as the reload answered
+
+    await saveArtifact(first, dir);
+    server.child.kill('SIGHUP');
+    let served = await versionsServed(server.port);
+    for (let i = 0; i < 50 && served.join() !== first.model_version; i++) served = await versionsServed(server.port);
+    expect(served).toEqual([first.model_version]);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+  });
 });
+

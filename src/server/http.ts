@@ -1,0 +1,26 @@
+// Small pieces every route file shares: content types, the error responses they document, content negotiation.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ErrorSchema } from './schemas.js';
+
+export const JSON_TYPE = 'application/json; charset=utf-8';
+export const CSV_TYPE = 'text/csv; charset=utf-8';
+
+export const errorResponses = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 503: ErrorSchema };
+
+/**
+ * Sends a body the route wrote itself (the scoring responses are assembled from prepared
+ * fragments); Fastify passes a string or Buffer through as it is.
+ */
+export function sendWritten(reply: FastifyReply, contentType: string, body: string | Buffer): FastifyReply {
+  return reply.type(contentType).send(body);
+}
+
+/**
+ * CSV when the client prefers it to JSON by the Accept header's q-values (RFC 9110 §12.5.1).
+ * Anything that accepts neither gets JSON, the documented default, rather than a 406 a CRM would not expect.
+ */
+export function wantsCsv(request: FastifyRequest, reply: FastifyReply): boolean {
+  reply.header('vary', 'Accept');
+  if (request.headers.accept === undefined) return false;
+  return request.accepts().type(['application/json', 'text/csv']) === 'text/csv';
+}

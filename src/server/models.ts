@@ -1,0 +1,70 @@
+// The model the service scores with, held so it can be replaced while requests run.
+import type { Artifact } from '../model/artifact.js';
+import { Scorer } from '../model/scorer.js';
+import { responseWriter } from './serialize.js';
+
+/** An artifact with everything built from it once at load time: the scorer and its response writer. */
+export interface ServingModel {
+  readonly artifact: Artifact;
+  readonly scorer: Scorer;
+  readonly write: ReturnType<typeof responseWriter>;
+}
+
+export function servingModel(artifact: Artifact): ServingModel {
+  const scorer = new Scorer(artifact);
+  return { artifact, scorer, write: responseWriter(scorer) };
+}
+
+/** Reads and verifies the artifact MODEL_PATH names now (following latest.json), exactly as at start-up. */
+export type ArtifactLoader = () => Promise<{ file: string; artifact: Artifact }>;
+
+export interface ReloadOutcome {
+  pid: number;
+  ok: boolean;
+  model_version: string;
+  previous_version: string;
+  file?: string;
+  error?: string;
+}
+
+/**
+ * The champion, swapped as one reference. A handler reads `champion` once and scores the whole
+ * request with it, so no response mixes versions and requests in flight finish on the model
+ * they started with.
+ */
+export class ModelHolder {
+  #champion: ServingModel;
+  readonly counts = { reloads: 0, failedReloads: 0 };
+
+  constructor(
+    champion: ServingModel,
+    private readonly load?: ArtifactLoader,
+  ) {
+    this.#champion = champion;
+  }
+
+  get champion(): ServingModel {
+    return this.#champion;
+  }
+
+  replace(next: ServingModel): ServingModel {
+    const previous = this.#champion;
+    this.#champion = next;
+    return previous;
+  }
+
+  /** Loads, verifies and builds the new model before swapping; on any failure the old one keeps serving. */
+  async reload(): Promise<ReloadOutcome> {
+    const previous = this.#champion.artifact.model_version;
+    try {
+      if (!this.load) throw new Error('this service was started without a model location to reload from');
+      const { file, artifact } = await this.load();
+      this.replace(servingModel(artifact));
+      this.counts.reloads++;
+      return { pid: process.pid, ok: true, model_version: artifact.model_version, previous_version: previous, file };
+    } catch (error) {
+      this.counts.failedReloads++;
+      return { pid: process.pid, ok: false, model_version: previous, previous_version: previous, error: (error as Error).message };
+    }
+  }
+}

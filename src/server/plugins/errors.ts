@@ -1,0 +1,74 @@
+// One error shape for the whole service: the error and not-found handlers, and the JSON body parser.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import secureJson from 'secure-json-parse';
+import { errorBody, HttpError, sendError } from '../errors.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** For a CSV body, the file line each lead ends on, so errors can name it. */
+    csvLines: number[] | null;
+  }
+}
+
+const UTF8 = /^utf-?8$/i;
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i;
+
+/** The body's declared charset, refused unless it is UTF-8: decoding Latin-1 as UTF-8 would silently corrupt ids. */
+export function checkCharset(request: FastifyRequest): void {
+  const charset = CHARSET.exec(request.headers['content-type'] ?? '')?.[1];
+  if (charset !== undefined && !UTF8.test(charset)) {
+    throw new HttpError(415, `the body's charset "${charset}" is not supported; send UTF-8`);
+  }
+}
+
+function parseJson(request: FastifyRequest, body: string): unknown {
+  checkCharset(request);
+  if (body.length === 0) throw new HttpError(400, 'the body is empty; send a JSON document');
+  try {
+    return secureJson.parse(body, undefined, { protoAction: 'error', constructorAction: 'error' });
+  } catch (error) {
+    let valid = true;
+    try {
+      JSON.parse(body);
+    } catch {
+      valid = false;
+    }
+    // secure-json-parse refuses well-formed JSON that would poison prototypes; say that, not "invalid".
+    if (valid) throw new HttpError(400, 'the body holds a "__proto__" or "constructor.prototype" key, which is refused; rename that field');
+    throw new HttpError(400, `the body is not valid JSON (${(error as Error).message})`);
+  }
+}
+
+async function errors(app: FastifyInstance, options: { bodyLimit: number }): Promise<void> {
+  app.decorateRequest('csvLines', null);
+  app.removeContentTypeParser(['application/json', 'text/plain']); // JSON (and CSV where a route adds it) only: anything else is a 415
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    try {
+      done(null, parseJson(request, body as string));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    if (error instanceof HttpError && error.details && error.detailPaths && request.csvLines) {
+      const lines = request.csvLines;
+      error.details.forEach((detail, i) => {
+        const [field, index] = error.detailPaths![i] ?? [];
+        const line = field === 'leads' && typeof index === 'number' ? lines[index] : undefined;
+        if (line !== undefined) {
+          detail.line = line;
+          detail.message += ` (CSV line ${line})`;
+        }
+      });
+    }
+    return sendError(error as Error, request, reply, options.bodyLimit);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send(errorBody(404, `no route ${request.method} ${request.url.split('?')[0]}; see /docs for the API`));
+  });
+}
+
+export default fp(errors, { name: 'errors' });

@@ -1,0 +1,56 @@
+// Per-request plumbing: the request id header, one log line per request, and draining on shutdown.
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Readiness turns 503 and every response closes its connection, so load balancers and keep-alive clients move away. */
+    beginShutdown(): void;
+    readonly shuttingDown: boolean;
+  }
+  interface FastifyRequest {
+    /** Leads in a batch request, for the log line. */
+    batchSize: number | null;
+    /** The model version that scored the request, for the log line. */
+    modelVersion: string | null;
+  }
+}
+
+async function requests(app: FastifyInstance): Promise<void> {
+  let draining = false;
+  app.decorate('beginShutdown', () => {
+    draining = true;
+  });
+  app.decorate('shuttingDown', {
+    getter: () => draining,
+  });
+  app.decorateRequest('batchSize', null);
+  app.decorateRequest('modelVersion', null);
+
+  // Callback-style hooks: an async hook costs a promise per request on the hot path.
+  // onSend rather than onRequest: a request that began before the drain must close its
+  // connection too, or its idle keep-alive socket holds the server's close open until the client
+  // drops it. While draining each response ends its connection, so the client opens its next
+  // request elsewhere instead of having an idle socket cut under it when the server closes.
+  app.addHook('onSend', (request, reply, payload, done) => {
+    reply.header('x-request-id', request.id);
+    if (draining) reply.header('connection', 'close');
+    done(null, payload);
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    request.log.info(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unknown',
+        status: reply.statusCode,
+        duration_ms: Math.round(reply.elapsedTime * 100) / 100,
+        ...(request.modelVersion !== null ? { model_version: request.modelVersion } : {}),
+        ...(request.batchSize !== null ? { batch_size: request.batchSize } : {}),
+      },
+      'request',
+    );
+    done();
+  });
+}
+
+export default fp(requests, { name: 'requests' });
