@@ -40,6 +40,8 @@ const dialect: q.Dialect = {
   // the epoch in milliseconds is exact in a double for any date this service sees
   scoredAtMs: '(extract(epoch from s.scored_at) * 1000)::float8',
   scoredDay: "to_char(s.scored_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+  // Derived, never stored: replicas rescoring one lead at once cannot leave two current rows.
+  current: 'NOT EXISTS (SELECT 1 FROM scores n WHERE n.mql_id = s.mql_id AND n.id > s.id)',
 };
 
 /*
@@ -237,13 +239,14 @@ export class PostgresStore implements Store {
     const rows = await this.rows(q.predictionsQuery(dialect, filter, this.cutoff(), after, limit + 1));
     const more = rows.length > limit;
     if (more) rows.length = limit;
-    return { predictions: rows.map(q.toPrediction), next_cursor: more ? q.encodeCursor(rows[rows.length - 1]!) : null };
+    return { predictions: rows.map(q.predictionMapper()), next_cursor: more ? q.encodeCursor(rows[rows.length - 1]!) : null };
   }
 
   async *exportPredictions(filter: PredictionFilter, options: { chunkSize?: number } = {}): AsyncGenerator<Prediction[]> {
     if (this.closed) throw new StoreUnavailableError('the store is closed');
     const chunkSize = options.chunkSize ?? 1000;
     const sql = q.predictionsQuery(dialect, filter, this.cutoff(), null, null);
+    const toPrediction = q.predictionMapper();
     let client: PgClient;
     try {
       client = await this.pool.connect();
@@ -263,7 +266,7 @@ export class PostgresStore implements Store {
           throw this.unavailable(error);
         }
         if (rows.length === 0) break;
-        yield rows.map(q.toPrediction);
+        yield rows.map(toPrediction);
       }
     } finally {
       await cursor.close().catch(() => (broken = true));
