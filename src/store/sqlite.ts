@@ -215,11 +215,16 @@ export class SqliteStore implements Store {
   }
 
   async *exportPredictions(filter: PredictionFilter, options: { chunkSize?: number } = {}): AsyncGenerator<Prediction[]> {
-    const chunkSize = options.chunkSize ?? 1000;
-    const sql = q.predictionsQuery(dialect, filter, this.cutoff(), null, null);
-    // A connection of its own: better-sqlite3 keeps a connection busy while a statement is
-    // iterated, and the export pauses between chunks while writes go on (WAL lets both run).
     const toPrediction = q.predictionMapper();
+    for await (const rows of this.slices(q.predictionsQuery(dialect, filter, this.cutoff(), null, null), options.chunkSize ?? 1000)) yield rows.map(toPrediction);
+  }
+
+  /**
+   * Rows of a long read, `size` at a time, on a connection of its own: better-sqlite3 keeps a
+   * connection busy while a statement is iterated, and between slices the event loop serves
+   * requests and writes go on (WAL lets both run).
+   */
+  private async *slices(sql: q.Sql, size: number): AsyncGenerator<unknown[][]> {
     let reader: Database.Database;
     try {
       this.connect();
@@ -228,20 +233,30 @@ export class SqliteStore implements Store {
       throw this.unavailable(error);
     }
     try {
-      let chunk: Prediction[] = [];
+      let slice: unknown[][] = [];
       for (const row of reader.prepare(sql.text).raw().iterate(...sql.params) as IterableIterator<unknown[]>) {
-        chunk.push(toPrediction(row));
-        if (chunk.length === chunkSize) {
-          yield chunk;
-          chunk = [];
+        slice.push(row);
+        if (slice.length === size) {
+          yield slice;
+          slice = [];
         }
       }
-      if (chunk.length) yield chunk;
+      if (slice.length) yield slice;
     } catch (error) {
       throw this.unavailable(error);
     } finally {
       reader.close();
     }
+  }
+
+  /** Every row of a long read, yielding to the event loop between slices instead of blocking it for the whole scan. */
+  private async collect(sql: q.Sql): Promise<unknown[][]> {
+    const rows: unknown[][] = [];
+    for await (const slice of this.slices(sql, 5000)) {
+      for (const row of slice) rows.push(row);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return rows;
   }
 
   async getLead(mqlId: string): Promise<LeadHistory | null> {
@@ -257,11 +272,11 @@ export class SqliteStore implements Store {
   }
 
   async labelledScores(filter: Pick<PredictionFilter, 'since' | 'until' | 'model_version'>): Promise<LabelledScores> {
-    return q.toLabelledScores(this.all(q.labelledScoresQuery(dialect, filter, this.cutoff())));
+    return q.toLabelledScores(await this.collect(q.labelledScoresQuery(dialect, filter, this.cutoff())));
   }
 
   async scorePairs(filter: PairFilter): Promise<ScorePairs> {
-    return q.toScorePairs(this.all(q.scorePairsQuery(dialect, filter, this.cutoff())));
+    return q.toScorePairs(await this.collect(q.scorePairsQuery(dialect, filter, this.cutoff())));
   }
 
   async driftCounts(window: DriftWindow): Promise<DriftCounts> {
@@ -269,7 +284,7 @@ export class SqliteStore implements Store {
   }
 
   async labelledLeads(filter: TrainingFilter = {}): Promise<LabelledLead[]> {
-    return this.all(q.labelledLeadsQuery(dialect, filter, this.cutoff())).map(q.toLabelledLead);
+    return (await this.collect(q.labelledLeadsQuery(dialect, filter, this.cutoff()))).map(q.toLabelledLead);
   }
 
   async deleteScoresBefore(cutoff: Date, options: { batchSize?: number } = {}): Promise<number> {
