@@ -66,6 +66,9 @@ const UPSERT_OUTCOMES = `WITH input AS (
   )
   SELECT (SELECT count(*) FROM changed), array(SELECT i.mql_id FROM input i WHERE EXISTS (SELECT 1 FROM scores s WHERE s.mql_id = i.mql_id))`;
 
+/** Exports running at once per process; more wait for one to finish (or fail after 5 s, like any connection). */
+const EXPORTS_AT_ONCE = 3;
+
 /** Errors that mean the database cannot be reached or written now; anything else is a bug and stays as it is. */
 export function isUnavailable(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
@@ -84,6 +87,8 @@ export class PostgresStore implements Store {
   readonly backend = 'postgres' as const;
   readonly description: string;
   private readonly pool: PgPool;
+  /** Exports hold a connection for as long as their client reads: a pool of their own, so slow readers never starve the writes. */
+  private readonly exportPool: PgPool;
   private closed = false;
   private readonly horizonDays: number;
   private readonly now: () => number;
@@ -101,17 +106,18 @@ export class PostgresStore implements Store {
     this.now = options.now ?? Date.now;
     // bigint (counts, ids) as a number: every count and id here stays far below 2^53.
     const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format)) };
-    this.pool = new pg.Pool({
+    const settings = {
       connectionString: url,
-      max: options.poolSize ?? 10,
       connectionTimeoutMillis: 5000, // a store that does not answer is a 503 after 5 s, not a hung request
       idleTimeoutMillis: 30_000,
       keepAlive: true,
       fallback_application_name: 'leadscore',
       types: types as never,
-    });
+    };
+    this.pool = new pg.Pool({ ...settings, max: options.poolSize ?? 10 });
+    this.exportPool = new pg.Pool({ ...settings, max: EXPORTS_AT_ONCE });
     // An idle connection dropped by the server (restart, failover) is reported here; the pool replaces it.
-    this.pool.on('error', (error) => options.onBackgroundError?.(error));
+    for (const pool of [this.pool, this.exportPool]) pool.on('error', (error) => options.onBackgroundError?.(error));
   }
 
   async open(): Promise<this> {
@@ -119,7 +125,7 @@ export class PostgresStore implements Store {
       await this.migrate();
       return this;
     } catch (error) {
-      await this.pool.end().catch(() => undefined);
+      await Promise.all([this.pool.end(), this.exportPool.end()]).catch(() => undefined);
       if (error instanceof RangeError) throw new StoreConfigError(`${this.description}: ${error.message}`, { cause: error });
       throw this.unavailable(error);
     }
@@ -249,7 +255,7 @@ export class PostgresStore implements Store {
     const toPrediction = q.predictionMapper();
     let client: PgClient;
     try {
-      client = await this.pool.connect();
+      client = await this.exportPool.connect();
     } catch (error) {
       throw this.unavailable(error);
     }
@@ -340,7 +346,7 @@ export class PostgresStore implements Store {
     if (this.closed) return;
     await this.queue.close();
     this.closed = true;
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.exportPool.end()]);
   }
 }
 
