@@ -71,9 +71,10 @@ export class SqliteStore implements Store {
   private readonly horizonDays: number;
   private readonly now: () => number;
   /*
-   * Single-lead records at 8 concurrent writers (scripts/bench/store.ts): one transaction per
-   * call ran 12,000 records/s (a WAL commit writes every page it touched, ~80 µs); grouping
-   * the calls of one event-loop turn into one transaction ran ≈ 60,000/s.
+   * Single-lead records (npm run bench:store, three runs on a shared 2-core machine): one
+   * transaction per record ran 3,800–15,200 records/s (a WAL commit writes every page it
+   * touched); grouping the records of one event-loop turn into one transaction ran
+   * 13,900–37,300/s with 8 concurrent writers and 28,900–46,400/s with 64.
    */
   private readonly queue = new WriteQueue<Row[]>(async (batches) => this.writeGroup(batches), { maxInFlight: 1, maxSize: 50_000 });
 
