@@ -18,6 +18,7 @@ import batch from './routes/batch.js';
 import health from './routes/health.js';
 import model from './routes/model.js';
 import predict from './routes/predict.js';
+import v2 from './routes/v2.js';
 
 export { servingModel } from './models.js';
 
@@ -89,6 +90,7 @@ export async function buildApp(options: AppOptions) {
   await app.register(model);
   await app.register(predict);
   await app.register(batch, { maxBatch: config.maxBatch, bodyLimit: config.bodyLimit });
+  await app.register(v2, { prefix: '/v2', maxBatch: config.maxBatch, bodyLimit: config.bodyLimit });
   return app;
 }
 
