@@ -57,17 +57,30 @@ export function responseWriter(scorer: Scorer) {
   const reasonJson = new Map<Contribution, string>(scorer.reasons.map((reason) => [reason, JSON.stringify(reason)]));
   const reasonBytes = new Map<Contribution, Buffer>([...reasonJson].map(([reason, json]) => [reason, Buffer.from(json)]));
   const version = JSON.stringify(scorer.version);
-  // Inside the V2 explanation tensor each lead's reasons are one JSON text, so each reason appears escaped as a string.
-  const reasonInString = new Map<Contribution, string>([...reasonJson].map(([reason, json]) => [reason, JSON.stringify(json).slice(1, -1)]));
-  const escaped = (reason: Contribution) => reasonInString.get(reason) ?? JSON.stringify(JSON.stringify(reason)).slice(1, -1);
+  // Inside the V2 explanation tensor each lead's reasons are one JSON text, so each reason appears
+  // escaped as a string: encoded once here too. (Built as strings, that tensor took 2-4 times as
+  // long as the whole /batch-predict body: 5 ms for 1,000 leads, 11-15 ms with the final flattening.)
+  const reasonInString = new Map<Contribution, Buffer>([...reasonJson].map(([reason, json]) => [reason, Buffer.from(JSON.stringify(json).slice(1, -1))]));
   const tensorHead = Object.fromEntries(
     Object.values(OUTPUT_TENSORS).map((t) => [t.name, `{"name":"${t.name}","datatype":"${t.datatype}",${t.parameters ? `"parameters":${JSON.stringify({ content_type: t.parameters.content_type })},` : ''}"shape":[`]),
   ) as Record<OutputName, string>;
-  const tensorData: Record<OutputName, (scores: readonly Rated[]) => string> = {
+  const tensorData: Record<OutputName, (scores: readonly Rated[], out: ByteWriter) => void> = {
     // Array#join writes each number as `${number}` does: the shortest text that reads back as the same double.
-    probability: (scores) => scores.map((s) => s.probability).join(','),
-    tier: (scores) => scores.map((s) => `"${s.tier}"`).join(','),
-    explanation: (scores) => scores.map((s) => `"[${(s.explanation ?? []).map(escaped).join(',')}]"`).join(','),
+    probability: (scores, out) => out.text(scores.map((s) => s.probability).join(',')),
+    tier: (scores, out) => out.text(scores.map((s) => `"${s.tier}"`).join(',')),
+    explanation: (scores, out) => {
+      for (let i = 0; i < scores.length; i++) {
+        out.text(i ? ',"[' : '"[');
+        const reasons = scores[i]!.explanation ?? [];
+        for (let k = 0; k < reasons.length; k++) {
+          if (k) out.text(',');
+          const bytes = reasonInString.get(reasons[k]!);
+          if (bytes) out.bytes(bytes);
+          else out.text(JSON.stringify(JSON.stringify(reasons[k])).slice(1, -1));
+        }
+        out.text(']"');
+      }
+    },
   };
   const inferenceHead = `{"model_name":${JSON.stringify(V2_MODEL_NAME)},"model_version":${JSON.stringify(scorer.version)},"id":`;
   const fields = (scored: ScoredLead) => `"mql_id":${JSON.stringify(scored.mql_id)},"probability":${scored.probability},"tier":"${scored.tier}"`;
@@ -95,9 +108,16 @@ export function responseWriter(scorer: Scorer) {
       return out.done();
     },
     /** An Open Inference Protocol response: one tensor of N elements per requested output, in the request's order. */
-    inference: ({ id, outputs, scores }: Inference): string => {
-      const tensors = outputs.map((name) => `${tensorHead[name]}${scores.length}],"data":[${tensorData[name](scores)}]}`);
-      return `${inferenceHead}${JSON.stringify(id)},"parameters":{"content_type":"pd"},"outputs":[${tensors.join(',')}]}`;
+    inference: ({ id, outputs, scores }: Inference): Buffer => {
+      const out = new ByteWriter(scores.length * (outputs.includes('explanation') ? 260 : 40));
+      out.text(`${inferenceHead}${JSON.stringify(id)},"parameters":{"content_type":"pd"},"outputs":[`);
+      outputs.forEach((name, k) => {
+        out.text(`${k ? ',' : ''}${tensorHead[name]}${scores.length}],"data":[`);
+        tensorData[name](scores, out);
+        out.text(']}');
+      });
+      out.text(']}');
+      return out.done();
     },
   };
 }
