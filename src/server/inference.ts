@@ -111,7 +111,7 @@ export function tableDecoder(maxBatch: number) {
         if (column) columns.set(input.name, column);
       }
     }
-    const missing = REQUIRED_INPUTS.filter((name) => !columns.has(name) && !request.inputs.some((input) => input.name === name));
+    const missing = REQUIRED_INPUTS.filter((name) => !request.inputs.some((input) => input.name === name));
     if (missing.length) problems.push({ path: 'inputs', message: `lacks ${missing.join(', ')}; ${TAKES}` });
     const lengths = new Set([...columns.values()].map((column) => column.length));
     if (lengths.size > 1) problems.push({ path: 'inputs', message: `the columns hold different numbers of rows: ${[...columns].map(([name, column]) => `${name} ${column.length}`).join(', ')}` });

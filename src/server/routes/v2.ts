@@ -70,7 +70,7 @@ const v2: FastifyPluginAsyncZod<V2Options> = async (app, { maxBatch, bodyLimit }
   });
 
   /** The model a path names: 404 for another name or a version not loaded; without a version, the champion. */
-  const resolve = (name: string, requested?: string): ServingModel => {
+  const resolve = ({ name, version: requested }: { name: string; version?: string }): ServingModel => {
     if (name !== V2_MODEL_NAME) throw new HttpError(404, `no model named ${JSON.stringify(name)}; this server serves ${JSON.stringify(V2_MODEL_NAME)}`);
     if (requested === undefined) return app.models.champion;
     const models = loadedVersions(app);
@@ -110,7 +110,7 @@ const v2: FastifyPluginAsyncZod<V2Options> = async (app, { maxBatch, bodyLimit }
     app.get(`/models/:name${suffix}`, {
       schema: { summary: `Model metadata of ${which}: its input and output tensors and the versions loaded`, tags, params, response: { 200: ModelMetadataSchema, ...errors } },
       handler: async (request) => {
-        resolve(request.params.name, (request.params as { version?: string }).version);
+        resolve(request.params);
         return metadata();
       },
     });
@@ -118,7 +118,7 @@ const v2: FastifyPluginAsyncZod<V2Options> = async (app, { maxBatch, bodyLimit }
     app.get(`/models/:name${suffix}/ready`, {
       schema: { summary: `Model ready: whether ${which} takes inference requests (503 once shutdown began)`, tags, params, response: { ...errors, 200: ModelReadySchema, 503: ModelReadySchema } },
       handler: async (request, reply) => {
-        resolve(request.params.name, (request.params as { version?: string }).version);
+        resolve(request.params);
         if (app.shuttingDown) return reply.code(503).send({ name: V2_MODEL_NAME, ready: false });
         return { name: V2_MODEL_NAME, ready: true };
       },
@@ -136,7 +136,7 @@ const v2: FastifyPluginAsyncZod<V2Options> = async (app, { maxBatch, bodyLimit }
       },
       handler: async (request, reply) => {
         // One model for the whole request, read once, so a reload in between never mixes versions.
-        const { scorer, write } = resolve(request.params.name, (request.params as { version?: string }).version);
+        const { scorer, write } = resolve(request.params);
         const outputs = requestedOutputs(request.body);
         const leads = decode(request.body);
         request.batchSize = leads.length;
