@@ -182,7 +182,7 @@ say(`service :${service.port}, bare :${bare.port}; ${ROUNDS} rounds of ${SECONDS
 const predict8 = await alternate('/predict, 8 connections', () => load(service, '/predict', predictBodies, 8), () => load(bare, '/predict', predictBodies, 8));
 const predict64 = await alternate('/predict, 64 connections', () => load(service, '/predict', predictBodies, 64), () => load(bare, '/predict', predictBodies, 64));
 const batch = await alternate('/batch-predict, 1,000 leads', () => load(service, '/batch-predict', batchBodies, 8), () => load(bare, '/batch-predict', batchBodies, 8));
-
+const peakRss = peakRssMb(service.child.pid!);
 // The Open Inference Protocol route against /batch-predict on the same server, the same 1,000
 // leads per request, sent as MLServer's pandas codec sends a DataFrame (one BYTES column per field).
 const v2Bodies = Array.from({ length: 20 }, (_, i) => {
@@ -198,7 +198,6 @@ for (let round = 1; round <= ROUNDS; round++) {
 }
 const v2Rps = median(v2Runs.v2.map((l) => l.requestsPerSecond));
 const v2BatchRps = median(v2Runs.batch.map((l) => l.requestsPerSecond));
-const peakRss = peakRssMb(service.child.pid!);
 await stop(service);
 await stop(bare);
 
