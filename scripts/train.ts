@@ -7,7 +7,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { DATASET_URL, describeProblem, loadOlist, type OlistData } from '../src/data/olist.js';
-import { parseLeadDate, type LabelledLead } from '../src/features/lead.js';
+import { isoDay, parseLeadDate, type LabelledLead } from '../src/features/lead.js';
 import { artifactFileName, POINTER_FILE, publishArtifact, type Artifact, type PublishOptions, type TrainingSource } from '../src/model/artifact.js';
 import type { Evaluation } from '../src/model/metrics.js';
 import { combineSources } from '../src/model/training-set.js';
@@ -180,18 +180,34 @@ export async function train(argv: string[], io: TrainIo = {}): Promise<string> {
     progress(`reading the scored leads with a known outcome from ${where}${args.until !== undefined ? ` first contacted before ${args.until}` : ''}`);
     const store = (await openStore(location, { outcomeHorizonDays: config!.outcomeHorizonDays }))!;
     let stored: LabelledLead[];
-    let pending = 0;
+    // Leads still without an outcome, by month of first contact: they are left out, so a month
+    // with many of them holds its conversions but only those losses the CRM reported.
+    const pending = new Map<string, number>();
     try {
       stored = await store.labelledLeads(args.until !== undefined ? { first_contact_before: args.until } : {});
-      for (const bucket of await store.summarize({ outcome: 'unknown' }, 'month')) pending += bucket.leads;
+      for await (const chunk of store.exportPredictions({ outcome: 'unknown' })) {
+        for (const lead of chunk) {
+          if (args.until !== undefined && isoDay(lead.first_contact_date) >= args.until) continue;
+          const month = lead.first_contact_date.slice(0, 7);
+          pending.set(month, (pending.get(month) ?? 0) + 1);
+        }
+      }
     } finally {
       await store.close();
     }
     const converted = stored.filter((lead) => lead.converted).length;
+    const pendingTotal = [...pending.values()].reduce((a, b) => a + b, 0);
     progress(
       `${stored.length} leads with a known outcome in the store, ${converted} converted (a lead silent for ${config!.outcomeHorizonDays} days after first contact counts as lost); ` +
-        `${pending} scored leads have no outcome yet and are left out`,
+        `${pendingTotal} scored leads have no outcome yet and are left out` +
+        (pendingTotal ? ` (by month of first contact: ${[...pending].sort().map(([month, n]) => `${month} ${n}`).join(', ')})` : ''),
     );
+    if (pendingTotal) {
+      progress(
+        '  a month with leads left out keeps all its conversions but only the losses the CRM reported, so its conversion rate (and the intercept matched to the last full month) reads high: ' +
+          'report lost leads too (POST /outcomes with converted: false), or train with --until the first day of the earliest month listed',
+      );
+    }
     const combined = combineSources({ location: where, leads: stored }, input.data ? { location: path.resolve(args.data!), leads: input.leads } : undefined);
     if (input.data) {
       progress(

@@ -29,6 +29,7 @@ let storeUrl: string;
 let leads: LabelledLead[];
 /** The store's outcome differs from the files' for these leads. */
 let flipped: Set<string>;
+let pendingMonth: string;
 /**
  * Trained on every lead before 2018-03-01 (nine months); on the first three months only; the
  * first with its intercept moved. On these leads the nine-month model is the better one by both
@@ -59,6 +60,11 @@ beforeAll(async () => {
       .filter((lead) => lead.converted !== flipped.has(lead.mql_id) || lead.mql_id.endsWith('0'))
       .map((lead) => ({ mql_id: lead.mql_id, won_date: lead.won_date ?? `${lead.first_contact_date} 09:00:00`, converted: lead.converted !== flipped.has(lead.mql_id) })),
   );
+  // Leads first contacted days ago, with no outcome yet: left out of training, and said so.
+  const recent = new Date(Date.now() - 3 * 86_400_000).toISOString().slice(0, 10);
+  const pending = Array.from({ length: 5 }, (_, i) => ({ mql_id: `pending-${i}`, first_contact_date: recent, landing_page_id: leads[i]!.landing_page_id, origin: null, probability: 0.1, tier: 'C' as const }));
+  await store.recordScores({ request_id: 'fill-pending', scored_at: new Date(), model_version: 'fixture', leads: pending });
+  pendingMonth = recent.slice(0, 7);
   await store.close();
   // The leads the store reports lost by the horizon (no outcome for 180 days) count as lost: training sees the files' labels, but for the flipped leads.
   leads = leads.map((lead) => (flipped.has(lead.mql_id) ? { ...lead, converted: !lead.converted } : lead));
@@ -83,7 +89,9 @@ describe('npm run train -- --from-store', () => {
   it('trains on the scored leads with known outcomes, horizon-lost ones as lost, into a new artifact without moving the default', async () => {
     const out = await modelsFolder(weak);
     const before = pointer(out);
-    const file = await train(['--from-store', '--store-url', storeUrl, '--out', out], { ...quiet, env: {} });
+    const lines: string[] = [];
+    const file = await train(['--from-store', '--store-url', storeUrl, '--out', out], { stdout: () => {}, stderr: (text) => lines.push(text), env: {} });
+    expect(lines.join('')).toContain(`5 scored leads have no outcome yet and are left out (by month of first contact: ${pendingMonth} 5)`);
     const artifact = await readArtifact(file);
     expect(pointer(out)).toBe(before);
     expect(artifact.training_data).toMatchObject({ leads: leads.length, converted: leads.filter((l) => l.converted).length, files: [] });
