@@ -1,17 +1,18 @@
 // npm run score -- <leads.csv|-> [--out scored.csv] [--model <artifact or folder>] [--strict]
 // Streams an MQL CSV of any size through the shipped scorer with constant memory.
-import { once } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DataError, describeProblem, readCsv, zodProblems, type RowProblem } from '../src/data/csv.js';
+import { createAtomicFile, scoresCsvHeader, scoresCsvRows, type ScoreRow } from '../src/data/csv-write.js';
 import { LEAD_COLUMNS, LeadSchema } from '../src/features/lead.js';
 import { loadArtifact } from '../src/model/artifact.js';
 import { Scorer } from '../src/model/scorer.js';
 import { projectRoot } from '../src/server/config.js';
-import { scoresCsvHeader, scoresCsvRows } from '../src/server/csv.js';
 
 export interface ScoreSummary {
   rows: number;
@@ -26,7 +27,11 @@ export interface ScoreCsvOptions {
   onProgress?: (rows: number) => void;
 }
 
-/** Scores CSV rows as they stream in; output is written in chunks that respect backpressure. */
+/**
+ * Scores CSV rows as they stream in; output goes out in chunks that respect backpressure, and
+ * a failure of either side (a bad file, a full disk) rejects. The input must end with a line
+ * break: a last row without one is taken for a file cut off mid-row and refused.
+ */
 export async function scoreCsv(input: Readable, output: Writable, scorer: Scorer, options: ScoreCsvOptions): Promise<ScoreSummary> {
   const summary: ScoreSummary = { rows: 0, scored: 0, rejected: 0 };
   const reject = (problem: RowProblem) => {
@@ -38,29 +43,57 @@ export async function scoreCsv(input: Readable, output: Writable, scorer: Scorer
     summary.rows++;
     reject(problem);
   };
-  let pending: { mql_id: string; probability: number; tier: string }[] = [];
-  const flush = async () => {
-    const text = scoresCsvRows(pending);
-    pending = [];
-    if (!output.write(text)) await once(output, 'drain');
-  };
-  if (!output.write(scoresCsvHeader(false))) await once(output, 'drain');
-  for await (const { line, values } of readCsv(input, options.file, LEAD_COLUMNS.filter((c) => c !== 'origin'), countRow)) {
-    summary.rows++;
-    const parsed = LeadSchema.safeParse(values);
-    if (!parsed.success) {
-      for (const problem of zodProblems(options.file, line, parsed.error)) reject(problem);
-      continue;
+  async function* chunks(): AsyncGenerator<string> {
+    yield scoresCsvHeader(false);
+    let pending: ScoreRow[] = [];
+    const rows = readCsv(input, options.file, LEAD_COLUMNS.filter((c) => c !== 'origin'), countRow, { requireFinalLineBreak: true });
+    for await (const { line, values } of rows) {
+      summary.rows++;
+      const parsed = LeadSchema.safeParse(values);
+      if (!parsed.success) {
+        for (const problem of zodProblems(options.file, line, parsed.error)) reject(problem);
+        continue;
+      }
+      pending.push({ mql_id: parsed.data.mql_id, ...scorer.rate(parsed.data) });
+      summary.scored++;
+      if (pending.length === 4096) {
+        yield scoresCsvRows(pending);
+        pending = [];
+        options.onProgress?.(summary.rows);
+      }
     }
-    pending.push({ mql_id: parsed.data.mql_id, ...scorer.rate(parsed.data) });
-    summary.scored++;
-    if (pending.length === 4096) {
-      await flush();
-      options.onProgress?.(summary.rows);
-    }
+    yield scoresCsvRows(pending);
   }
-  await flush();
+  // The caller ends (or commits) the output: stdout must stay open, a file is renamed into place.
+  await pipeline(chunks, output, { end: false });
   return summary;
+}
+
+/** Scoring stopped by a signal; the exit code says which, as a shell expects (130 for Ctrl-C). */
+class Interrupted extends DataError {
+  readonly exitCode: number;
+  constructor(signal: NodeJS.Signals, out: string | undefined) {
+    super(`interrupted by ${signal}${out ? `; ${out} was left as it was` : ''}`);
+    this.exitCode = 128 + osConstants.signals[signal];
+  }
+}
+
+const WRITE_ERRORS: Record<string, string> = {
+  ENOENT: 'its folder does not exist',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  ENOSPC: 'no space left on the device',
+  EROFS: 'the file system is read-only',
+};
+
+/** Whether two paths name one existing file (also through links), so the output would replace the input. */
+function sameFile(a: string, b: string): boolean {
+  try {
+    const [x, y] = [statSync(a), statSync(b)];
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
 }
 
 async function main(): Promise<void> {
@@ -72,17 +105,33 @@ async function main(): Promise<void> {
   if (!inputPath || positionals.length > 1) throw new DataError('usage: npm run score -- <leads.csv | -> [--out scored.csv] [--model <artifact>] [--strict]');
   const { artifact } = await loadArtifact(args.model ?? path.join(projectRoot(), 'artifacts'));
   const scorer = new Scorer(artifact);
+  if (args.out && inputPath !== '-' && sameFile(inputPath, args.out)) throw new DataError(`--out ${args.out} is the input file; write the scores to another file`);
   const input = inputPath === '-' ? process.stdin : createReadStream(inputPath);
-  const output = args.out ? createWriteStream(args.out) : process.stdout;
+  // A file is written beside --out and renamed over it only when every row was read: a missing
+  // or broken input, an interruption or a full disk leaves an existing --out as it was.
+  const outFile = args.out ? createAtomicFile(args.out) : null;
+  // Ctrl-C or a SIGTERM stops reading; the failure path below then removes the temporary file.
+  const interrupted = (signal: NodeJS.Signals) => input.destroy(new Interrupted(signal, args.out));
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   const started = performance.now();
   const showProgress = process.stderr.isTTY;
-  const summary = await scoreCsv(input, output, scorer, {
-    file: inputPath === '-' ? 'stdin' : path.basename(inputPath),
-    strict: args.strict,
-    onRejected: (problem) => process.stderr.write(`rejected ${describeProblem(problem)}\n`),
-    onProgress: showProgress ? (rows) => process.stderr.write(`\r${rows.toLocaleString('en-US')} rows…`) : undefined,
-  });
-  if (output !== process.stdout) await new Promise<void>((resolve, reject) => output.end((error?: Error | null) => (error ? reject(error) : resolve())));
+  let summary: ScoreSummary;
+  try {
+    summary = await scoreCsv(input, outFile?.stream ?? process.stdout, scorer, {
+      file: inputPath === '-' ? 'stdin' : path.basename(inputPath),
+      strict: args.strict,
+      onRejected: (problem) => process.stderr.write(`rejected ${describeProblem(problem)}\n`),
+      onProgress: showProgress ? (rows) => process.stderr.write(`\r${rows.toLocaleString('en-US')} rows…`) : undefined,
+    });
+    await outFile?.commit();
+  } catch (error) {
+    await outFile?.abort();
+    if (showProgress) process.stderr.write('\n');
+    const code = (error as NodeJS.ErrnoException).code;
+    if (!args.out && code === 'EPIPE') throw new DataError('stdout was closed before every score was written');
+    if (args.out && code && !(error instanceof DataError)) throw new DataError(`cannot write ${args.out}: ${WRITE_ERRORS[code] ?? (error as Error).message}`);
+    throw error;
+  }
   const seconds = (performance.now() - started) / 1000;
   process.stderr.write(
     `${showProgress ? '\r' : ''}scored ${summary.scored} of ${summary.rows} rows with model ${scorer.version}; ${summary.rejected} rejected; ${seconds.toFixed(1)} s (${Math.round(summary.rows / seconds).toLocaleString('en-US')} rows/s)\n`,
@@ -92,6 +141,6 @@ async function main(): Promise<void> {
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   main().catch((error: unknown) => {
     process.stderr.write(`score: ${(error as Error).message}\n`);
-    process.exit(1);
+    process.exit(error instanceof Interrupted ? error.exitCode : 1);
   });
 }

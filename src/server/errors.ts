@@ -2,6 +2,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
+import { StoreInputError, StoreUnavailableError } from '../store/index.js';
 
 export interface ErrorDetail {
   path: string;
@@ -76,6 +77,16 @@ export interface ErrorDescription {
 
 export function describeError(error: FastifyError | HttpError | Error, request: FastifyRequest, bodyLimit: number): ErrorDescription {
   if (error instanceof HttpError) return { statusCode: error.statusCode, message: error.message, details: error.details, headers: error.headers };
+  if (error instanceof StoreUnavailableError) {
+    // Never a silently unrecorded score: the client is told to retry, and the cause is logged.
+    request.log.warn({ err: error }, 'store unavailable');
+    return {
+      statusCode: 503,
+      message: `the score store is unavailable; nothing was recorded, retry after ${error.retryAfterSeconds} s`,
+      headers: { 'retry-after': String(error.retryAfterSeconds) },
+    };
+  }
+  if (error instanceof StoreInputError) return { statusCode: 400, message: `invalid query: ${error.message}`, details: [{ path: error.field, message: error.message }] };
   const status = (error as FastifyError).statusCode;
   if (status && status >= 400 && status < 500) return { statusCode: status, message: clientErrorMessage(error as FastifyError, request, bodyLimit) };
   // Anything else is our fault: the client gets no internals, the log gets everything.

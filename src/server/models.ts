@@ -15,6 +15,23 @@ export function servingModel(artifact: Artifact): ServingModel {
   return { artifact, scorer, write: responseWriter(scorer) };
 }
 
+/** Reads and verifies the artifact MODEL_PATH names now (following latest.json), exactly as at start-up. */
+export type ArtifactLoader = () => Promise<{ file: string; artifact: Artifact }>;
+/** Reads and verifies one version of the models folder. */
+export type VersionLoader = (version: string) => Promise<{ file: string; artifact: Artifact }>;
+
+/** What every process of the service is told to do with its models. */
+export type ModelChange = { kind: 'reload' } | { kind: 'challenger'; version: string | null };
+
+export interface ReloadOutcome {
+  pid: number;
+  ok: boolean;
+  model_version: string;
+  previous_version: string;
+  file?: string;
+  error?: string;
+}
+
 /**
  * The champion, swapped as one reference. A handler reads `champion` once and scores the whole
  * request with it, so no response mixes versions and requests in flight finish on the model
@@ -22,8 +39,15 @@ export function servingModel(artifact: Artifact): ServingModel {
  */
 export class ModelHolder {
   #champion: ServingModel;
+  #challenger: ServingModel | null = null;
+  readonly counts = { reloads: 0, failedReloads: 0 };
+  readonly #listeners: ((outcome: ReloadOutcome, champion: ServingModel) => void)[] = [];
 
-  constructor(champion: ServingModel) {
+  constructor(
+    champion: ServingModel,
+    private readonly load?: ArtifactLoader,
+    private readonly loadVersion?: VersionLoader,
+  ) {
     this.#champion = champion;
   }
 
@@ -31,9 +55,62 @@ export class ModelHolder {
     return this.#champion;
   }
 
+  /** Scored beside the champion on every lead, its scores stored and never returned; null for none. */
+  get challenger(): ServingModel | null {
+    return this.#challenger;
+  }
+
+  setChallenger(next: ServingModel | null): void {
+    this.#challenger = next;
+  }
+
   replace(next: ServingModel): ServingModel {
     const previous = this.#champion;
     this.#champion = next;
     return previous;
+  }
+
+  /** Applies a change: a reload of the champion, or a new (or no) challenger. */
+  async apply(change: ModelChange): Promise<ReloadOutcome> {
+    if (change.kind === 'reload') return this.reload();
+    const previous = this.#challenger?.artifact.model_version ?? 'none';
+    if (change.version === null) {
+      this.#challenger = null;
+      return { pid: process.pid, ok: true, model_version: 'none', previous_version: previous };
+    }
+    try {
+      if (!this.loadVersion) throw new Error('this service was started without a models folder to load a challenger from');
+      const { file, artifact } = await this.loadVersion(change.version);
+      this.#challenger = servingModel(artifact);
+      return { pid: process.pid, ok: true, model_version: artifact.model_version, previous_version: previous, file };
+    } catch (error) {
+      return { pid: process.pid, ok: false, model_version: previous, previous_version: previous, error: (error as Error).message };
+    }
+  }
+
+  /** Called after every reload, successful or not (metrics count them and follow the served model). */
+  onReload(listener: (outcome: ReloadOutcome, champion: ServingModel) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Loads, verifies and builds the new model before swapping; on any failure the old one keeps serving. */
+  async reload(): Promise<ReloadOutcome> {
+    const outcome = await this.#load();
+    for (const listener of this.#listeners) listener(outcome, this.#champion);
+    return outcome;
+  }
+
+  async #load(): Promise<ReloadOutcome> {
+    const previous = this.#champion.artifact.model_version;
+    try {
+      if (!this.load) throw new Error('this service was started without a model location to reload from');
+      const { file, artifact } = await this.load();
+      this.replace(servingModel(artifact));
+      this.counts.reloads++;
+      return { pid: process.pid, ok: true, model_version: artifact.model_version, previous_version: previous, file };
+    } catch (error) {
+      this.counts.failedReloads++;
+      return { pid: process.pid, ok: false, model_version: previous, previous_version: previous, error: (error as Error).message };
+    }
   }
 }

@@ -1,15 +1,17 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { promisify } from 'node:util';
+import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scoreCsv } from '../../scripts/score.js';
 import type { RowProblem } from '../../src/data/csv.js';
 import { saveArtifact } from '../../src/model/artifact.js';
 import { Scorer } from '../../src/model/scorer.js';
 import { mqlCsv } from '../fixtures/olist.js';
+import { FORMULA_PAYLOADS, quoted } from '../fixtures/csv.js';
 import { trainedFixture } from '../model/helpers.js';
 import { buildTestApp, type TestApp } from '../server/helper.js';
 
@@ -72,5 +74,78 @@ describe('scoreCsv', () => {
     expect(readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(11);
     await expect(run(process.execPath, ['--import', 'tsx', 'scripts/score.ts', input, '--out', out, '--model', model, '--strict'])).rejects.toMatchObject({ code: 1 });
     await expect(run(process.execPath, ['--import', 'tsx', 'scripts/score.ts', path.join(dir, 'missing.csv'), '--model', model])).rejects.toMatchObject({ stderr: expect.stringMatching(/missing.csv: no such file/) });
+  });
+});
+
+describe('scoreCsv and formula injection', () => {
+  it('neutralises ids a spreadsheet would run as formulas, and leaves ordinary ids alone', async () => {
+    const lead = trainedFixture().leads[0]!;
+    const ids = [...FORMULA_PAYLOADS, lead.mql_id, 'lead-1'];
+    const csv = `mql_id,first_contact_date,landing_page_id,origin\n${ids.map((id) => `${quoted(id)},${lead.first_contact_date},${lead.landing_page_id},${lead.origin ?? ''}`).join('\n')}\n`;
+    const { text, summary } = await scoreText(csv);
+    expect(summary).toEqual({ rows: ids.length, scored: ids.length, rejected: 0 });
+    const records = parse(text, { columns: true }) as { mql_id: string; probability: string }[];
+    expect(records.map((r) => r.mql_id)).toEqual([...FORMULA_PAYLOADS.map((id) => `'${id}`), lead.mql_id, 'lead-1']);
+    const probability = new Scorer(trainedFixture().outcome.artifact).rate(lead).probability;
+    for (const record of records) expect(Number(record.probability)).toBe(probability);
+  });
+});
+
+// Concurrent: each case spawns the command, and most of that is starting Node and tsx.
+describe.concurrent('the command never loses or half-writes its output', () => {
+  let dir: string;
+  let model: string;
+  const PREVIOUS = 'mql_id,probability,tier\nkept,0.5,A\n';
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'leadscore-score-safe-'));
+    model = await saveArtifact(trainedFixture().outcome.artifact, dir);
+  });
+  /** A folder with an existing output file and the given input (none when `text` is null). */
+  const setUp = (name: string, text: string | null) => {
+    const folder = mkdtempSync(path.join(dir, `${name}-`));
+    const input = path.join(folder, `${name}.csv`);
+    if (text !== null) writeFileSync(input, text);
+    const out = path.join(folder, 'scored.csv');
+    writeFileSync(out, PREVIOUS);
+    return { input, out, files: () => readdirSync(folder).sort() };
+  };
+  const score = (input: string, out: string) =>
+    run(process.execPath, ['--import', 'tsx', 'scripts/score.ts', input, '--out', out, '--model', model]).then(
+      ({ stderr }) => ({ code: 0, stderr }),
+      (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
+    );
+  const goodRows = (copies: number) => mqlCsv(Array.from({ length: copies }, () => trainedFixture().leads).flat());
+
+  it('leaves an existing --out untouched when the input file is missing', async ({ expect }) => {
+    const { input, out, files } = setUp('missing', null);
+    const { code, stderr } = await score(input, out);
+    expect(readFileSync(out, 'utf8')).toBe(PREVIOUS);
+    expect(files()).toEqual(['scored.csv']);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/missing.csv: no such file/);
+  });
+
+  it('changes nothing when an unclosed quote follows many good rows, and names the line it opens on', async ({ expect }) => {
+    // 6,000 good rows, more than one output chunk's worth, before the quote swallows the rest of the file.
+    const { input, out, files } = setUp('quote', `${goodRows(2)}cut,"2018-01-01,p,social\n${goodRows(1).replace(/^.*\n/, '')}`);
+    const { code, stderr } = await score(input, out);
+    expect(readFileSync(out, 'utf8')).toBe(PREVIOUS);
+    expect(files()).toEqual(['quote.csv', 'scored.csv']);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/quote.csv:6002: cannot read the CSV/);
+  });
+
+  it('refuses a file cut off mid-row, naming the line, instead of scoring the partial row', async ({ expect }) => {
+    // 3,000 good rows, then a last row whose every field is known.
+    const whole = `${goodRows(1)}last-lead,2018-01-01,${trainedFixture().leads[0]!.landing_page_id},organic_search\n`;
+    const { input, out, files } = setUp('cut', whole.slice(0, -5)); // inside the last field: still four fields
+    const { code, stderr } = await score(input, out);
+    expect(readFileSync(out, 'utf8')).toBe(PREVIOUS);
+    expect(files()).toEqual(['cut.csv', 'scored.csv']);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/cut.csv:3002: .*cut off/);
+    // Cut before the last fields, or inside a quoted field: refused by the reader too.
+    await expect(scoreText(whole.slice(0, whole.lastIndexOf(',') - 3))).rejects.toThrow(/^leads.csv:3002: .*cut off/);
+    await expect(scoreText(`${whole}"x-1,2018-01-0`)).rejects.toThrow(/^leads.csv:3003: cannot read the CSV/);
   });
 });

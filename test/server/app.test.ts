@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import request from 'supertest';
+import { parse } from 'csv-parse/sync';
 import { LEAD_COLUMNS } from '../../src/features/lead.js';
 import { scoreLeads } from '../../src/model/training.js';
 import { openApiYaml } from '../../src/server/openapi.js';
+import { FORMULA_PAYLOADS } from '../fixtures/csv.js';
 import { trainedFixture } from '../model/helpers.js';
 import { buildTestApp, keyFor, TEST_KEY, validLead, type TestApp } from './helper.js';
 
@@ -105,6 +107,15 @@ describe('POST /batch-predict', () => {
       expect(tier).toBe(json.json().predictions[i].tier);
       expect(version).toBe(json.json().model_version);
     });
+  });
+
+  it('neutralises ids a spreadsheet would run as formulas in CSV answers', async () => {
+    const ids = [...FORMULA_PAYLOADS, 'lead-1'];
+    const response = await post('/batch-predict', { leads: ids.map((mql_id) => validLead({ mql_id })) }, { accept: 'text/csv' });
+    expect(response.statusCode).toBe(200);
+    const records = parse(response.body, { columns: true }) as { mql_id: string; probability: string }[];
+    expect(records.map((r) => r.mql_id)).toEqual([...FORMULA_PAYLOADS.map((id) => `'${id}`), 'lead-1']);
+    expect(new Set(records.map((r) => r.probability)).size).toBe(1);
   });
 
   it('rejects the whole batch and lists every bad lead by index', async () => {

@@ -23,10 +23,11 @@ export const testConfig = (config: Partial<AppConfig> = {}): AppConfig => ({
   requestTimeoutMs: 60_000,
   maxConnections: 1000,
   maxEventLoopDelayMs: 0,
+  metricsPublic: false,
   ...config,
 });
 
-export async function buildTestApp(config: Partial<AppConfig> = {}, options: Pick<AppOptions, 'pressureSampleIntervalMs'> = {}): Promise<TestApp> {
+export async function buildTestApp(config: Partial<AppConfig> = {}, options: Pick<AppOptions, 'pressureSampleIntervalMs' | 'store'> = {}): Promise<TestApp> {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {

@@ -4,16 +4,25 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { saveArtifact } from '../../src/model/artifact.js';
-import { trainedFixture } from '../model/helpers.js';
+import { trainedFixture, variantArtifact } from '../model/helpers.js';
+import { readScrape } from './scrape.js';
 import { startServer } from './process.js';
 
-const getOnNewConnection = (port: number) =>
-  new Promise<number>((resolve, reject) => {
+const healthOnNewConnection = (port: number) =>
+  new Promise<{ status: number; version: string }>((resolve, reject) => {
     http.get({ port, path: '/health', agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode!));
+      let body = '';
+      res.on('data', (chunk) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, version: JSON.parse(body).model?.version }));
     }).on('error', reject);
   });
+const getOnNewConnection = async (port: number) => (await healthOnNewConnection(port)).status;
+/** The versions that 20 fresh connections are served by; the primary hands them to the workers in turn. */
+const versionsServed = async (port: number) => {
+  const versions = new Set<string>();
+  for (let i = 0; i < 20; i++) versions.add((await healthOnNewConnection(port)).version);
+  return [...versions];
+};
 
 describe('WORKERS', () => {
   it('runs several workers on one port that all answer, and stops them all on SIGTERM', async () => {
@@ -30,6 +39,17 @@ describe('WORKERS', () => {
         .map((line) => JSON.parse(line).pid),
     );
     expect(pids.size).toBe(2); // the primary hands connections to the workers in turn
+
+    // One scrape reports the whole process group, whichever worker answers it.
+    const lead = JSON.stringify(trainedFixture().leads[0]);
+    for (let i = 0; i < 10; i++) {
+      const response = await fetch(`http://127.0.0.1:${server.port}/predict`, { method: 'POST', body: lead, headers: { 'content-type': 'application/json', connection: 'close' } });
+      expect(response.status).toBe(200);
+    }
+    const scrape = readScrape(await (await fetch(`http://127.0.0.1:${server.port}/metrics`, { headers: { connection: 'close' } })).text());
+    expect(scrape.value('http_request_duration_seconds', { route: '/health', status_code: '200' })).toBe(20);
+    expect(scrape.value('leadscore_predictions_total')).toBe(10);
+    expect(scrape.value('leadscore_model_info')).toBe(1);
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
   });
@@ -45,6 +65,30 @@ describe('WORKERS', () => {
     const restarts = server.stderr().match(/starting another in \d+ ms/g) ?? [];
     expect(restarts.map((line) => Number(/in (\d+) ms/.exec(line)![1]))).toEqual([100, 200, 400, 800]);
     expect(server.stderr()).toMatch(/5 workers in a row exited before listening; giving up/);
+  });
+
+  it('reloads every worker: through one worker’s admin route, and on SIGHUP to the primary', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'leadscore-workers-'));
+    const first = trainedFixture().outcome.artifact;
+    const second = variantArtifact('b');
+    await saveArtifact(first, dir);
+    const key = 'admin-key-0123456789abcdef';
+    const server = await startServer({ MODEL_PATH: dir, WORKERS: '2', API_KEYS: `${key}:admin` }, 2);
+    expect(await versionsServed(server.port)).toEqual([first.model_version]);
+
+    await saveArtifact(second, dir);
+    const response = await fetch(`http://127.0.0.1:${server.port}/admin/model/reload`, { method: 'POST', headers: { authorization: `Bearer ${key}` } });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ model_version: second.model_version, previous_version: first.model_version, processes: 2 });
+    expect(await versionsServed(server.port)).toEqual([second.model_version]); // both workers, as soon as the reload answered
+
+    await saveArtifact(first, dir);
+    server.child.kill('SIGHUP');
+    let served = await versionsServed(server.port);
+    for (let i = 0; i < 50 && served.join() !== first.model_version; i++) served = await versionsServed(server.port);
+    expect(served).toEqual([first.model_version]);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
   });
 });
 

@@ -1,7 +1,9 @@
 // The loaded model's metadata.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import path from 'node:path';
 import type { Artifact } from '../../model/artifact.js';
-import { ErrorSchema, ModelInfoSchema, type ModelInfo } from '../schemas.js';
+import { readCatalog } from '../../model/catalog.js';
+import { ErrorSchema, ModelInfoSchema, ModelListSchema, type ModelInfo } from '../schemas.js';
 
 /** Everything but the weights and the vocabularies, which are large and say nothing to a dashboard. */
 export function modelInfo(artifact: Artifact): ModelInfo {
@@ -19,7 +21,7 @@ export function modelInfo(artifact: Artifact): ModelInfo {
   };
 }
 
-const model: FastifyPluginAsyncZod = async (app) => {
+const model: FastifyPluginAsyncZod<{ modelPath?: string }> = async (app, { modelPath }) => {
   const cache = new WeakMap<Artifact, ModelInfo>();
   app.get('/model', {
     onRequest: app.requireRole('read'),
@@ -29,6 +31,27 @@ const model: FastifyPluginAsyncZod = async (app) => {
       let info = cache.get(artifact);
       if (!info) cache.set(artifact, (info = modelInfo(artifact)));
       return info;
+    },
+  });
+
+  app.get('/models', {
+    onRequest: app.requireRole('read'),
+    schema: { summary: 'Every artifact in the models folder, with its metrics and which one is served', tags: ['model'], security: app.security, response: { 200: ModelListSchema, 401: ErrorSchema, 403: ErrorSchema } },
+    handler: async () => {
+      const served = app.models.champion.artifact;
+      const catalog = modelPath ? await readCatalog(modelPath) : { artifacts: [{ file: '(in memory)', artifact: served }], refused: [], defaultFile: null };
+      return {
+        models: catalog.artifacts.map(({ file, artifact }) => ({
+          model_version: artifact.model_version,
+          created_at: artifact.created_at,
+          file: path.basename(file),
+          champion: artifact.sha256 === served.sha256,
+          default: catalog.defaultFile === file,
+          challenger: artifact.sha256 === app.models.challenger?.artifact.sha256,
+          metrics: artifact.metrics,
+        })),
+        refused: catalog.refused.map(({ file, reason }) => ({ file: path.basename(file), reason })),
+      };
     },
   });
 };

@@ -8,10 +8,8 @@ const predict: FastifyPluginAsyncZod = async (app) => {
     onRequest: app.requireRole('score'),
     schema: { summary: 'Score one lead', tags: ['scoring'], security: app.security, body: LeadSchema, response: { 200: PredictResponseSchema, ...errorResponses } },
     handler: async (request, reply) => {
-      const lead = request.body;
-      const { scorer, write } = app.models.champion;
-      request.modelVersion = scorer.version;
-      return sendWritten(reply, JSON_TYPE, write.prediction({ mql_id: lead.mql_id, ...scorer.score(lead) }));
+      const { model, predictions } = await app.scoreLeads(request, [request.body]);
+      return sendWritten(reply, JSON_TYPE, model.write.prediction(predictions[0]!));
     },
   });
 };

@@ -1,0 +1,356 @@
+// The shared store: PostgreSQL through a pg pool, for several replicas writing to one database.
+import type { LabelledLead } from '../features/lead.js';
+import { StoreConfigError, StoreUnavailableError } from './errors.js';
+import { pendingMigrations } from './migrations/index.js';
+import { prepareBatch, receipt, uniqueOutcomes, type Row } from './records.js';
+import * as q from './sql.js';
+import type {
+  DriftCounts,
+  DriftWindow,
+  LabelledScores,
+  LeadHistory,
+  Outcome,
+  OutcomeReceipt,
+  PairFilter,
+  Prediction,
+  PredictionFilter,
+  PredictionPage,
+  ScoreBatch,
+  ScorePairs,
+  Store,
+  StoreHealth,
+  StoreOptions,
+  SummaryBucket,
+  SummaryInterval,
+  TrainingFilter,
+} from './store.js';
+import { redact } from './url.js';
+import { WriteQueue } from './write-queue.js';
+
+// pg and pg-cursor are loaded when a PostgreSQL store is opened, so the other stores never pay for them.
+type Pg = (typeof import('pg'))['default'];
+type PgPool = import('pg').Pool;
+type PgClient = import('pg').PoolClient;
+type CursorClass = typeof import('pg-cursor');
+
+const dialect: q.Dialect = {
+  name: 'postgres',
+  // ISO strings rather than Date objects: pg would write a Date in the process's local time zone.
+  time: (ms) => ({ placeholder: '?::timestamptz', value: new Date(ms).toISOString() }),
+  // date_part is a double (extract's numeric was a third slower to export); rounded, it is the exact millisecond stored
+  scoredAtMs: "round(date_part('epoch', s.scored_at) * 1000)",
+  scoredDay: "to_char(s.scored_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+  // Derived, never stored: replicas rescoring one lead at once cannot leave two current rows.
+  current: 'NOT EXISTS (SELECT 1 FROM scores n WHERE n.mql_id = s.mql_id AND n.id > s.id)',
+};
+
+/*
+ * One statement for any number of rows: each column travels as one array parameter and
+ * unnest turns them back into rows, in order (WITH ORDINALITY … ORDER BY keeps a lead's later
+ * score of the same request the later id). No 65,535-parameter ceiling, one plan per connection.
+ */
+const INSERT_SCORES = `INSERT INTO scores (${'mql_id, first_contact_date, landing_page_id, origin, probability, tier, model_version, scored_at, request_id, challenger_version, challenger_probability, challenger_tier'})
+  SELECT m, f, l, o, p, t, v, a, r, cv, cp, ct
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::text[], $7::text[], $8::timestamptz[], $9::text[], $10::text[], $11::float8[], $12::text[])
+    WITH ORDINALITY AS u(m, f, l, o, p, t, v, a, r, cv, cp, ct, n)
+  ORDER BY n`;
+
+const UPSERT_OUTCOMES = `WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::bool[]) AS u(mql_id, won_date, converted)
+  ), changed AS (
+    INSERT INTO outcomes (mql_id, won_date, converted, received_at)
+    SELECT mql_id, won_date, converted, $4::timestamptz FROM input
+    ON CONFLICT (mql_id) DO UPDATE SET won_date = excluded.won_date, converted = excluded.converted, received_at = excluded.received_at
+    WHERE outcomes.won_date IS DISTINCT FROM excluded.won_date OR outcomes.converted <> excluded.converted
+    RETURNING 1
+  )
+  SELECT (SELECT count(*) FROM changed), array(SELECT i.mql_id FROM input i WHERE EXISTS (SELECT 1 FROM scores s WHERE s.mql_id = i.mql_id))`;
+
+/** Exports running at once per process; more wait for one to finish (or fail after 5 s, like any connection). */
+const EXPORTS_AT_ONCE = 3;
+
+/** Errors that mean the database cannot be reached or written now; anything else is a bug and stays as it is. */
+export function isUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    // 08 connection, 53 resources (disk full, too many connections), 57P0x shutdown, 58 I/O,
+    // 28 authentication, 3D000 no such database, 25006 read-only (a standby), 40001/40P01 retry, 57014 timed out
+    if (/^(08|53|57P0|58|28|3D000$|25006$|40001$|40P01$|57014$)/.test(code)) return true;
+    if (/^E[A-Z]+$/.test(code)) return true; // ECONNREFUSED, ECONNRESET, ETIMEDOUT, EPIPE, ENOTFOUND…
+  }
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end/i.test(
+    (error as Error)?.message ?? '',
+  );
+}
+
+export class PostgresStore implements Store {
+  readonly backend = 'postgres' as const;
+  readonly description: string;
+  private readonly pool: PgPool;
+  /** Exports hold a connection for as long as their client reads: a pool of their own, so slow readers never starve the writes. */
+  private readonly exportPool: PgPool;
+  private closed = false;
+  private readonly horizonDays: number;
+  private readonly now: () => number;
+  // Two in flight: while one group's commit is on its way, the next gathers (more in flight only split the groups).
+  private readonly queue = new WriteQueue<Row[]>((batches) => this.writeGroup(batches), { maxInFlight: 2, maxSize: 50_000 });
+
+  constructor(
+    url: string,
+    pg: Pg,
+    private readonly Cursor: CursorClass,
+    options: StoreOptions,
+  ) {
+    this.description = redact(url);
+    this.horizonDays = options.outcomeHorizonDays ?? 180;
+    this.now = options.now ?? Date.now;
+    // bigint (counts, ids) as a number: every count and id here stays far below 2^53.
+    const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format)) };
+    const settings = {
+      connectionString: url,
+      connectionTimeoutMillis: 5000, // a store that does not answer is a 503 after 5 s, not a hung request
+      idleTimeoutMillis: 30_000,
+      keepAlive: true,
+      fallback_application_name: 'leadscore',
+      types: types as never,
+    };
+    this.pool = new pg.Pool({ ...settings, max: options.poolSize ?? 10 });
+    this.exportPool = new pg.Pool({ ...settings, max: EXPORTS_AT_ONCE });
+    // An idle connection dropped by the server (restart, failover) is reported here; the pool replaces it.
+    for (const pool of [this.pool, this.exportPool]) pool.on('error', (error) => options.onBackgroundError?.(error));
+  }
+
+  async open(): Promise<this> {
+    try {
+      await this.migrate();
+      return this;
+    } catch (error) {
+      await Promise.all([this.pool.end(), this.exportPool.end()]).catch(() => undefined);
+      if (error instanceof RangeError) throw new StoreConfigError(`${this.description}: ${error.message}`, { cause: error });
+      throw this.unavailable(error);
+    }
+  }
+
+  /** Applies pending migrations under an advisory lock, so replicas starting at once apply each exactly once. */
+  private async migrate(): Promise<void> {
+    const client = await this.pool.connect();
+    const applied = async () =>
+      (await client.query("SELECT to_regclass('store_migrations') IS NOT NULL AS present")).rows[0].present
+        ? (await client.query('SELECT version FROM store_migrations')).rows.map((row: { version: number }) => row.version)
+        : [];
+    try {
+      if (pendingMigrations(await applied()).length === 0) return;
+      await client.query('BEGIN');
+      await client.query("SELECT pg_advisory_xact_lock(hashtext('leadscore store migrations'))");
+      await client.query('CREATE TABLE IF NOT EXISTS store_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+      for (const migration of pendingMigrations(await applied())) {
+        await client.query(migration.postgres);
+        await client.query('INSERT INTO store_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
+      }
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  private unavailable(error: unknown): Error {
+    if (error instanceof StoreUnavailableError || !isUnavailable(error)) return error as Error;
+    return new StoreUnavailableError(`the store (${this.description}) is unavailable: ${(error as Error).message}`, { cause: error, retryAfterSeconds: 5 });
+  }
+
+  private async rows(sql: q.Sql): Promise<unknown[][]> {
+    if (this.closed) throw new StoreUnavailableError('the store is closed');
+    try {
+      return (await this.pool.query({ text: q.numberPlaceholders(sql.text), values: sql.params, rowMode: 'array' })).rows as unknown[][];
+    } catch (error) {
+      throw this.unavailable(error);
+    }
+  }
+
+  private async insert(rows: Row[]): Promise<void> {
+    const columns: unknown[][] = Array.from({ length: 12 }, () => new Array(rows.length));
+    let lastMs = Number.NaN;
+    let lastIso = '';
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      for (let c = 0; c < 12; c++) columns[c]![i] = row[c];
+      if (row[7] !== lastMs) {
+        lastMs = row[7];
+        lastIso = new Date(lastMs).toISOString(); // one per request, not one per lead
+      }
+      columns[7]![i] = lastIso;
+    }
+    await this.pool.query({ name: 'leadscore-insert-scores', text: INSERT_SCORES, values: columns });
+  }
+
+  /** One statement for the whole group; if it fails for a reason of its own data, each batch again alone, so only the bad one fails. */
+  private async writeGroup(batches: Row[][]): Promise<(Error | null)[]> {
+    try {
+      await this.insert(batches.length === 1 ? batches[0]! : batches.flat());
+      return batches.map(() => null);
+    } catch (error) {
+      if (isUnavailable(error)) throw this.unavailable(error);
+      if (batches.length === 1) return [error as Error];
+    }
+    const results: (Error | null)[] = [];
+    for (const batch of batches) {
+      try {
+        await this.insert(batch);
+        results.push(null);
+      } catch (error) {
+        results.push(this.unavailable(error));
+      }
+    }
+    return results;
+  }
+
+  recordScores(batch: ScoreBatch): Promise<void> {
+    if (batch.leads.length === 0) return Promise.resolve();
+    let rows: Row[];
+    try {
+      rows = prepareBatch(batch, batch.scored_at.getTime());
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return this.queue.push(rows, rows.length);
+  }
+
+  async recordOutcomes(outcomes: readonly Outcome[]): Promise<OutcomeReceipt> {
+    if (this.closed) throw new StoreUnavailableError('the store is closed');
+    const unique = uniqueOutcomes(outcomes);
+    try {
+      const result = await this.pool.query({
+        text: UPSERT_OUTCOMES,
+        values: [unique.map((o) => o.mql_id), unique.map((o) => o.won_date), unique.map((o) => o.converted), new Date(this.now()).toISOString()],
+        rowMode: 'array',
+      });
+      const [updated, scoredIds] = result.rows[0] as [number, string[]];
+      const scored = new Set(scoredIds);
+      return receipt(outcomes, new Map(unique.map((o) => [o.mql_id, scored.has(o.mql_id)])), updated);
+    } catch (error) {
+      throw this.unavailable(error);
+    }
+  }
+
+  private cutoff(): string {
+    return q.horizonCutoff(this.now(), this.horizonDays);
+  }
+
+  async listPredictions(filter: PredictionFilter, page: { limit?: number; cursor?: string | null } = {}): Promise<PredictionPage> {
+    const limit = q.checkLimit(page.limit);
+    const after = page.cursor ? q.decodeCursor(page.cursor) : null;
+    const rows = await this.rows(q.predictionsQuery(dialect, filter, this.cutoff(), after, limit + 1));
+    const more = rows.length > limit;
+    if (more) rows.length = limit;
+    return { predictions: rows.map(q.predictionMapper()), next_cursor: more ? q.encodeCursor(rows[rows.length - 1]!) : null };
+  }
+
+  async *exportPredictions(filter: PredictionFilter, options: { chunkSize?: number } = {}): AsyncGenerator<Prediction[]> {
+    if (this.closed) throw new StoreUnavailableError('the store is closed');
+    const chunkSize = options.chunkSize ?? 1000;
+    const sql = q.predictionsQuery(dialect, filter, this.cutoff(), null, null);
+    const toPrediction = q.predictionMapper();
+    let client: PgClient;
+    try {
+      client = await this.exportPool.connect();
+    } catch (error) {
+      throw this.unavailable(error);
+    }
+    // A server-side cursor: the rows come `chunkSize` at a time, however many match.
+    const cursor = client.query(new this.Cursor(q.numberPlaceholders(sql.text), sql.params, { rowMode: 'array', types: (this.pool.options as { types?: unknown }).types as never }));
+    let broken = false;
+    try {
+      for (;;) {
+        let rows: unknown[][];
+        try {
+          rows = (await cursor.read(chunkSize)) as unknown[][];
+        } catch (error) {
+          broken = true;
+          throw this.unavailable(error);
+        }
+        if (rows.length === 0) break;
+        yield rows.map(toPrediction);
+      }
+    } finally {
+      await cursor.close().catch(() => (broken = true));
+      client.release(broken);
+    }
+  }
+
+  async getLead(mqlId: string): Promise<LeadHistory | null> {
+    const [scores, outcomes] = await Promise.all([this.rows(q.leadScoresQuery(dialect, mqlId)), this.rows(q.leadOutcomeQuery(dialect, mqlId))]);
+    if (scores.length === 0) return null;
+    const [current, ...history] = scores.map(q.toScoreEntry);
+    return { mql_id: mqlId, current: current!, history, outcome: q.leadOutcome(outcomes[0], current!.first_contact_date, this.cutoff()) };
+  }
+
+  async summarize(filter: PredictionFilter, interval: SummaryInterval): Promise<SummaryBucket[]> {
+    return q.foldSummary(await this.rows(q.summaryQuery(dialect, filter, this.cutoff())), interval);
+  }
+
+  async labelledScores(filter: Pick<PredictionFilter, 'since' | 'until' | 'model_version'>): Promise<LabelledScores> {
+    return q.toLabelledScores(await this.rows(q.labelledScoresQuery(dialect, filter, this.cutoff())));
+  }
+
+  async scorePairs(filter: PairFilter): Promise<ScorePairs> {
+    return q.toScorePairs(await this.rows(q.scorePairsQuery(dialect, filter, this.cutoff())));
+  }
+
+  async driftCounts(window: DriftWindow): Promise<DriftCounts> {
+    return q.foldDrift(await this.rows(q.driftQuery(dialect, window)), (window.score_edges?.length ?? 0) + 1);
+  }
+
+  async labelledLeads(filter: TrainingFilter = {}): Promise<LabelledLead[]> {
+    return (await this.rows(q.labelledLeadsQuery(dialect, filter, this.cutoff()))).map(q.toLabelledLead);
+  }
+
+  async deleteScoresBefore(cutoff: Date, options: { batchSize?: number } = {}): Promise<number> {
+    const batchSize = options.batchSize ?? 1000;
+    // SKIP LOCKED: replicas running retention at the same time take different rows instead of waiting on each other.
+    const steps = [
+      'DELETE FROM scores WHERE id IN (SELECT id FROM scores WHERE scored_at < ?::timestamptz ORDER BY scored_at LIMIT ? FOR UPDATE SKIP LOCKED)',
+      'DELETE FROM outcomes WHERE mql_id IN (SELECT o.mql_id FROM outcomes o WHERE o.received_at < ?::timestamptz AND NOT EXISTS (SELECT 1 FROM scores s WHERE s.mql_id = o.mql_id) LIMIT ? FOR UPDATE SKIP LOCKED)',
+    ];
+    let deleted = 0;
+    for (const [step, text] of steps.entries()) {
+      for (;;) {
+        if (this.closed) throw new StoreUnavailableError('the store is closed');
+        let changes: number;
+        try {
+          changes = (await this.pool.query(q.numberPlaceholders(text), [cutoff.toISOString(), batchSize])).rowCount ?? 0;
+        } catch (error) {
+          throw this.unavailable(error);
+        }
+        if (step === 0) deleted += changes;
+        if (changes < batchSize) break;
+      }
+    }
+    return deleted;
+  }
+
+  async health(): Promise<StoreHealth> {
+    const started = performance.now();
+    try {
+      if (this.closed) throw new StoreUnavailableError('the store is closed');
+      await this.pool.query('INSERT INTO store_heartbeat (id, beat_at) VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at');
+      return { status: 'up', backend: 'postgres', latency_ms: performance.now() - started };
+    } catch (error) {
+      return { status: 'down', backend: 'postgres', latency_ms: performance.now() - started, message: this.unavailable(error).message };
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.queue.close();
+    this.closed = true;
+    await Promise.all([this.pool.end(), this.exportPool.end()]);
+  }
+}
+
+export async function openPostgresStore(url: string, options: StoreOptions): Promise<PostgresStore> {
+  const [{ default: pg }, { default: Cursor }] = await Promise.all([import('pg'), import('pg-cursor')]);
+  return new PostgresStore(url, pg, Cursor, options).open();
+}

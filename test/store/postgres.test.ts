@@ -1,0 +1,171 @@
+// The store contract on a real PostgreSQL server (TEST_POSTGRES_URL; .ci/run starts one), and what only the shared store does.
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openStore, StoreConfigError, StoreUnavailableError, type Store, type StoreOptions } from '../../src/store/index.js';
+import { lead, storeContract } from './contract.js';
+
+const serverUrl = process.env.TEST_POSTGRES_URL;
+
+if (!serverUrl) {
+  if (process.env.CI === 'true') {
+    describe('PostgreSQL store', () => {
+      it('has a PostgreSQL server to run against', () => {
+        throw new Error('CI=true but TEST_POSTGRES_URL is not set: .ci/run starts PostgreSQL 15 with scripts/ci/postgres.sh and exports it');
+      });
+    });
+  } else {
+    console.warn('PostgreSQL store tests skipped: set TEST_POSTGRES_URL=postgres://… to run them (.ci/run starts a server itself)');
+    describe.skip('PostgreSQL store (skipped: TEST_POSTGRES_URL is not set)', () => {
+      it('runs the store contract on PostgreSQL', () => undefined);
+    });
+  }
+} else {
+  const admin = new pg.Pool({ connectionString: serverUrl, max: 2 });
+  afterAll(() => admin.end());
+
+  /** Each store gets a schema of its own in the one test database, so test files can run side by side. */
+  async function freshSchema(): Promise<{ schema: string; url: (base?: string) => string; drop: () => Promise<void> }> {
+    const schema = `t_${randomBytes(6).toString('hex')}`;
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    return {
+      schema,
+      url: (base = serverUrl!) => {
+        const url = new URL(base);
+        url.searchParams.set('options', `-c search_path=${schema}`);
+        url.searchParams.set('application_name', schema);
+        return url.toString();
+      },
+      drop: async () => void (await admin.query(`DROP SCHEMA ${schema} CASCADE`)),
+    };
+  }
+
+  const openPg = async (url: string, options: StoreOptions = {}) => (await openStore({ kind: 'postgres', url }, options))!;
+
+  // One schema for the whole contract, emptied after each test: making and migrating a schema per test took ~0.25 s each.
+  let contractSchema: Promise<Awaited<ReturnType<typeof freshSchema>>> | undefined;
+  afterAll(async () => (await contractSchema)?.drop());
+  storeContract('PostgreSQL', async () => {
+    contractSchema ??= freshSchema();
+    const { schema, url } = await contractSchema;
+    return {
+      open: (options) => openPg(url(), options),
+      cleanup: async () => void (await admin.query(`TRUNCATE ${schema}.scores, ${schema}.outcomes RESTART IDENTITY`)),
+    };
+  });
+
+  describe('PostgreSQL store', () => {
+    let schema: Awaited<ReturnType<typeof freshSchema>>;
+    const stores: Store[] = [];
+    beforeAll(async () => {
+      schema = await freshSchema();
+    });
+    afterEach(async () => {
+      await Promise.all(stores.splice(0).map((store) => store.close()));
+    });
+    afterAll(() => schema.drop());
+
+    it('applies each migration once when several replicas start at the same time', async () => {
+      const own = await freshSchema();
+      stores.push(...(await Promise.all(Array.from({ length: 6 }, () => openPg(own.url())))));
+      const { rows } = await admin.query(`SELECT version FROM ${own.schema}.store_migrations`);
+      expect(rows).toEqual([{ version: 1 }]);
+      await Promise.all(stores.map((store, i) => store.recordScores({ request_id: `r${i}`, scored_at: new Date(), model_version: 'm', leads: [lead(i)] })));
+      expect((await stores[0]!.listPredictions({})).predictions).toHaveLength(6);
+      await Promise.all(stores.splice(0).map((store) => store.close()));
+      await own.drop();
+    });
+
+    it('refuses a database whose schema is newer than this build', async () => {
+      const own = await freshSchema();
+      await (await openPg(own.url())).close();
+      await admin.query(`INSERT INTO ${own.schema}.store_migrations (version, name) VALUES (99, 'from the future')`);
+      await expect(openPg(own.url())).rejects.toThrow(StoreConfigError);
+      await own.drop();
+    });
+
+    it('says the store is unavailable when no server answers', async () => {
+      const port = await closedPort();
+      const url = new URL(serverUrl!);
+      url.port = String(port);
+      await expect(openPg(url.toString())).rejects.toBeInstanceOf(StoreUnavailableError);
+    });
+
+    it('answers StoreUnavailableError while the server is unreachable and recovers by itself when it is back', async () => {
+      const proxy = await startProxy(new URL(serverUrl!));
+      const store = await openPg(schema.url(proxy.url));
+      stores.push(store);
+      const write = (i: number) => store.recordScores({ request_id: `r${i}`, scored_at: new Date(), model_version: 'm', leads: [lead(i)] });
+      await write(1);
+
+      await proxy.down(); // every connection cut, new ones refused: what a stopped server looks like from here
+      await expect(write(2)).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(store.listPredictions({})).rejects.toBeInstanceOf(StoreUnavailableError);
+      expect(await store.health()).toMatchObject({ status: 'down' });
+
+      await proxy.up();
+      await write(3);
+      expect(await store.health()).toMatchObject({ status: 'up' });
+      expect((await store.listPredictions({})).predictions.map((p) => p.mql_id).sort()).toEqual(['lead-0001', 'lead-0003']);
+      await proxy.close();
+    });
+
+    it('replaces connections the server terminated (a restart or failover) without failing a write', async () => {
+      const own = await freshSchema();
+      const errors: Error[] = [];
+      const store = await openPg(own.url(), { onBackgroundError: (error) => errors.push(error) });
+      stores.push(store);
+      await Promise.all([1, 2, 3].map((i) => store.recordScores({ request_id: `r${i}`, scored_at: new Date(), model_version: 'm', leads: [lead(i)] })));
+      const { rows } = await admin.query('SELECT pg_terminate_backend(pid) AS gone FROM pg_stat_activity WHERE application_name = $1', [own.schema]);
+      expect(rows.length).toBeGreaterThan(0);
+      // the pool hears of each termination as its idle connection's error, and drops it
+      await new Promise<void>((resolve) => {
+        const check = () => (errors.length >= rows.length ? resolve() : setImmediate(check));
+        check();
+      });
+      await store.recordScores({ request_id: 'after', scored_at: new Date(), model_version: 'm', leads: [lead(4)] });
+      expect((await store.listPredictions({})).predictions).toHaveLength(4);
+      await own.drop();
+    });
+  });
+}
+
+async function closedPort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** A TCP relay to the test server that can be cut and restored, as a server stop and start look to a client. */
+async function startProxy(target: URL) {
+  const sockets = new Set<net.Socket>();
+  let server: net.Server;
+  let port = 0;
+  const listen = async () => {
+    server = net.createServer((client) => {
+      const upstream = net.connect(Number(target.port || 5432), target.hostname);
+      for (const socket of [client, upstream]) {
+        sockets.add(socket);
+        socket.on('close', () => sockets.delete(socket));
+        socket.on('error', () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    server.listen(port, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    port = (server.address() as net.AddressInfo).port;
+  };
+  await listen();
+  const url = new URL(target);
+  url.hostname = '127.0.0.1';
+  url.port = String(port);
+  const down = async () => {
+    const closed = new Promise((resolve) => server.close(resolve));
+    for (const socket of sockets) socket.destroy();
+    await closed;
+  };
+  return { url: url.toString(), down, up: listen, close: down };
+}

@@ -1,0 +1,144 @@
+// The store contract on SQLite files, and what only the embedded store does: creating its file, WAL, recovering a file it could not write.
+import { fork } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openStore, StoreConfigError, StoreUnavailableError, type Store, type StoreOptions } from '../../src/store/index.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
+import { lead, storeContract } from './contract.js';
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'leadscore-store-'));
+  dirs.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+const openSqlite = async (file: string, options: StoreOptions = {}) => (await openStore({ kind: 'sqlite', path: file, synchronous: 'normal' }, options))!;
+
+storeContract('SQLite', async () => {
+  const file = path.join(tempDir(), 'store.db');
+  return { open: (options) => openSqlite(file, options), cleanup: async () => undefined };
+});
+
+describe('SQLite store', () => {
+  let dir: string;
+  let store: Store | undefined;
+  beforeEach(() => {
+    dir = tempDir();
+  });
+  afterEach(async () => {
+    await store?.close();
+    store = undefined;
+  });
+
+  it('creates its file and folders on first open, in WAL mode, with the schema recorded', async () => {
+    const file = path.join(dir, 'nested', 'deeper', 'leadscore.db');
+    store = await openSqlite(file);
+    expect(existsSync(file)).toBe(true);
+    expect(store.description).toBe(`sqlite:${file}`);
+    const db = new Database(file, { readonly: true });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.prepare('SELECT version, name FROM store_migrations').all()).toEqual([{ version: 1, name: 'scores and outcomes' }]);
+    db.close();
+  });
+
+  it('refuses a database whose schema is newer than this build', async () => {
+    const file = path.join(dir, 'future.db');
+    await (await openSqlite(file)).close();
+    const db = new Database(file);
+    db.prepare("INSERT INTO store_migrations (version, name, applied_at) VALUES (99, 'from the future', 0)").run();
+    db.close();
+    await expect(openSqlite(file)).rejects.toThrow(StoreConfigError);
+    await expect(openSqlite(file)).rejects.toThrow(/version 99, newer than this build knows/);
+  });
+
+  it('says the store is unavailable when its folder cannot be created', async () => {
+    writeFileSync(path.join(dir, 'a-file'), ''); // a folder cannot be made inside a file, not even by root
+    await expect(openSqlite(path.join(dir, 'a-file', 'data', 'store.db'))).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+
+  it('turns a full disk into StoreUnavailableError with nothing half-written, and writes again once there is room', async () => {
+    const file = path.join(dir, 'full.db');
+    store = await openSqlite(file);
+    await store.recordScores({ request_id: 'r0', scored_at: new Date(), model_version: 'm', leads: [lead(0)] });
+    // The real SQLite error a full disk gives, without filling a disk: cap the file at its current size.
+    const db = (store as unknown as { connection: { db: Database.Database } }).connection.db;
+    const pages = db.pragma('page_count', { simple: true }) as number;
+    db.pragma(`max_page_count = ${pages}`);
+    const many = Array.from({ length: 2000 }, (_, i) => lead(i + 1));
+    const failed = store.recordScores({ request_id: 'r1', scored_at: new Date(), model_version: 'm', leads: many });
+    await expect(failed).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(failed).rejects.toMatchObject({ retryAfterSeconds: 5 });
+    expect((await store.listPredictions({}, { limit: 1000 })).predictions).toHaveLength(1);
+    db.pragma('max_page_count = 4294967294');
+    await store.recordScores({ request_id: 'r2', scored_at: new Date(), model_version: 'm', leads: many });
+    expect((await store.driftCounts({ last: 10_000 })).leads).toBe(2001);
+  });
+
+  it('opens as the store it was given, whichever way the file was left', async () => {
+    const file = path.join(dir, 'reopen.db');
+    const first = new SqliteStore(file, 'full', {}).open();
+    await first.recordScores({ request_id: 'r', scored_at: new Date(), model_version: 'm', leads: [lead(1)] });
+    await first.close();
+    store = await openSqlite(file);
+    expect((await store.getLead('lead-0001'))!.current.request_id).toBe('r');
+  });
+});
+
+describe('SQLite store on a file it may not write', () => {
+  it('answers StoreUnavailableError while the file is read-only, and writes again by itself once it is not', async (context) => {
+    const dir = tempDir();
+    chmodSync(dir, 0o777); // the child may create the WAL files beside the database
+    const file = path.join(dir, 'readonly.db');
+    await (await openSqlite(file)).close();
+    chmodSync(file, 0o444);
+    // root writes whatever the mode says, so as root the store runs as nobody (65534)
+    const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    const child = fork(path.join(import.meta.dirname, 'store-child.ts'), [file], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'], ...asNobody });
+    let stderr = '';
+    child.stderr!.on('data', (chunk) => (stderr += chunk));
+    const replies: Record<string, unknown>[] = [];
+    const waiting: ((reply: Record<string, unknown>) => void)[] = [];
+    child.on('message', (reply: Record<string, unknown>) => (waiting.length ? waiting.shift()!(reply) : replies.push(reply)));
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    const next = () =>
+      Promise.race([
+        new Promise<Record<string, unknown>>((resolve) => (replies.length ? resolve(replies.shift()!) : waiting.push(resolve))),
+        exited.then(() => Promise.reject(new Error(`the store process exited: ${stderr}`))),
+      ]);
+    const ask = (command: object) => {
+      child.send(command);
+      return next();
+    };
+    try {
+      const ready = await next().catch((error: Error) => {
+        if (/EACCES/.test(stderr)) return null; // this checkout cannot be read by nobody: nothing to learn here
+        throw error;
+      });
+      if (!ready) {
+        console.warn('read-only store test skipped: the project folder is not readable by the nobody user');
+        return context.skip();
+      }
+      expect(ready).toEqual({ ready: true }); // an up-to-date file opens read-only
+      expect(await ask({ op: 'write', n: 1 })).toMatchObject({ ok: false, error: 'StoreUnavailableError', message: expect.stringMatching(/readonly/i), retryAfter: 5 });
+      expect(await ask({ op: 'health' })).toMatchObject({ health: { status: 'down', backend: 'sqlite' } });
+      // what an operator does: make the database writable again, with the WAL files SQLite made beside it in the same mode
+      for (const name of readdirSync(dir)) chmodSync(path.join(dir, name), 0o666);
+      expect(await ask({ op: 'write', n: 2 })).toEqual({ ok: true });
+      expect(await ask({ op: 'health' })).toMatchObject({ health: { status: 'up' } });
+      expect(await ask({ op: 'close' })).toEqual({ ok: true });
+    } finally {
+      child.kill();
+      await exited;
+    }
+    const store = await openSqlite(file);
+    expect((await store.listPredictions({})).predictions.map((p) => p.mql_id)).toEqual(['lead-2']);
+    await store.close();
+  });
+});
