@@ -80,7 +80,11 @@ export function describeError(error: FastifyError | HttpError | Error, request: 
   if (error instanceof StoreUnavailableError) {
     // Never a silently unrecorded score: the client is told to retry, and the cause is logged.
     request.log.warn({ err: error }, 'store unavailable');
-    return { statusCode: 503, message: `the score store is unavailable; nothing was recorded, retry after ${error.retryAfterSeconds} s`, headers: { 'retry-after': String(error.retryAfterSeconds) } };
+    return {
+      statusCode: 503,
+      message: `the score store is unavailable; nothing was recorded, retry after ${error.retryAfterSeconds} s`,
+      headers: { 'retry-after': String(error.retryAfterSeconds) },
+    };
   }
   if (error instanceof StoreInputError) return { statusCode: 400, message: `invalid query: ${error.message}`, details: [{ path: error.field, message: error.message }] };
   const status = (error as FastifyError).statusCode;

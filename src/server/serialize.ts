@@ -6,13 +6,10 @@ export interface ScoredLead extends LeadScore {
   mql_id: string;
 }
 
-/** A score as the V2 route has it: the explanation only when the request asked for it. */
-export type Rated = Pick<LeadScore, 'probability' | 'tier'> & Partial<Pick<LeadScore, 'explanation'>>;
-
 export interface Inference {
   id: string;
   outputs: readonly OutputName[];
-  scores: readonly Rated[];
+  scores: readonly LeadScore[];
 }
 
 /** Appends text and bytes to one growing buffer, so a large body is never a string to flatten and re-encode. */
@@ -64,14 +61,14 @@ export function responseWriter(scorer: Scorer) {
   const tensorHead = Object.fromEntries(
     Object.values(OUTPUT_TENSORS).map((t) => [t.name, `{"name":"${t.name}","datatype":"${t.datatype}",${t.parameters ? `"parameters":${JSON.stringify({ content_type: t.parameters.content_type })},` : ''}"shape":[`]),
   ) as Record<OutputName, string>;
-  const tensorData: Record<OutputName, (scores: readonly Rated[], out: ByteWriter) => void> = {
+  const tensorData: Record<OutputName, (scores: readonly LeadScore[], out: ByteWriter) => void> = {
     // Array#join writes each number as `${number}` does: the shortest text that reads back as the same double.
     probability: (scores, out) => out.text(scores.map((s) => s.probability).join(',')),
     tier: (scores, out) => out.text(scores.map((s) => `"${s.tier}"`).join(',')),
     explanation: (scores, out) => {
       for (let i = 0; i < scores.length; i++) {
         out.text(i ? ',"[' : '"[');
-        const reasons = scores[i]!.explanation ?? [];
+        const reasons = scores[i]!.explanation;
         for (let k = 0; k < reasons.length; k++) {
           if (k) out.text(',');
           const bytes = reasonInString.get(reasons[k]!);

@@ -1,14 +1,16 @@
 // The Open Inference Protocol (KServe V2) routes: MLServer-style pandas requests, the same numbers
 // as /batch-predict, the protocol's error shape, and every response checked against the
 // project's schemas and, where ../shared has it, against the published specification.
-import { ARTIFACT_FORMAT_VERSION } from '../../src/model/artifact.js';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { z } from 'zod';
 import type { Lead } from '../../src/features/lead.js';
+import { ARTIFACT_FORMAT_VERSION } from '../../src/model/artifact.js';
+import { openStore } from '../../src/store/index.js';
 import {
   InferenceRequestSchema,
   InferenceResponseSchema,
@@ -231,6 +233,38 @@ describe('inference', () => {
     const line = local.logLines().find((l) => l.reqId === 'v2-log')!;
     expect(line).toMatchObject({ route: '/v2/models/:name/infer', status: 200, batch_size: 5, model_version: version() });
     await local.app.close();
+  });
+});
+
+describe('the score store', () => {
+  it('records every lead V2 scores, under the request id, as /batch-predict does', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'leadscore-v2-'));
+    const store = (await openStore({ kind: 'sqlite', path: path.join(dir, 'scores.db'), synchronous: 'normal' }))!;
+    const local = await buildTestApp({}, { store });
+    const leads = realLookingLeads(30);
+    const { body, headers } = await call('POST', INFER, pandasRequest(leads), { 'x-request-id': 'v2-recorded' }, local.app);
+    for (const i of [0, 7, 29]) {
+      const stored = (await local.app.inject(`/predictions/${leads[i]!.mql_id}`)).json();
+      expect(stored.current).toMatchObject({ probability: tensor(body, 'probability').data[i], tier: tensor(body, 'tier').data[i], model_version: version(), request_id: 'v2-recorded' });
+    }
+    expect(headers['x-request-id']).toBe('v2-recorded');
+    await local.app.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('while the store cannot record: not ready, and inference refused with 503 and Retry-After, nothing scored unrecorded', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'leadscore-v2-down-'));
+    const down = (await openStore({ kind: 'sqlite', path: path.join(dir, 'scores.db'), synchronous: 'normal' }))!;
+    const local = await buildTestApp({}, { store: down });
+    await down.close(); // every later call is refused as unavailable
+    expect(await call('GET', '/v2/health/ready', undefined, {}, local.app)).toMatchObject({ status: 503, body: { ready: false } });
+    expect(await call('GET', '/v2/models/lead-conversion/ready', undefined, {}, local.app)).toMatchObject({ status: 503, body: { name: 'lead-conversion', ready: false } });
+    const refused = call('POST', INFER, pandasRequest(realLookingLeads(3)), {}, local.app);
+    await expectV2Error(refused, 503, /^the score store is unavailable; nothing was recorded, retry after \d+ s$/);
+    expect((await refused).headers['retry-after']).toMatch(/^\d+$/);
+    await local.app.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 

@@ -29,12 +29,12 @@ export interface V2Options {
 }
 
 /**
- * The models loaded, each under its artifact version: the champion for now. A challenger loaded
- * beside it joins this list, and every /v2 route (metadata, readiness, inference) then offers it.
+ * The models served, each under its artifact version: the champion. A challenger is scored in the
+ * champion's shadow and its scores are never returned, so it is not listed; a model served beside
+ * the champion would join this list, and every /v2 route (metadata, readiness, inference) would offer it.
  */
 export function loadedVersions(app: FastifyInstance): readonly ServingModel[] {
-  const { champion, challenger } = app.models;
-  return challenger && challenger.scorer.version !== champion.scorer.version ? [champion, challenger] : [champion];
+  return [app.models.champion];
 }
 
 /** How many problems one error message lists before it says how many more there are. */
@@ -80,6 +80,9 @@ const v2: FastifyPluginAsyncZod<V2Options> = async (app, { maxBatch, bodyLimit }
     return model;
   };
 
+  // Ready as /health is: not once shutdown began, nor while the store cannot record a score (every one would be refused).
+  const ready = async () => !app.shuttingDown && (!app.store || (await app.store.health()).status !== 'down');
+
   const metadata = () => ({
     name: V2_MODEL_NAME,
     versions: loadedVersions(app).map((m) => m.scorer.version),
@@ -95,8 +98,8 @@ const v2: FastifyPluginAsyncZod<V2Options> = async (app, { maxBatch, bodyLimit }
   });
 
   app.get('/health/ready', {
-    schema: { summary: 'Server ready: 200 while the model is loaded and work is accepted, 503 once shutdown began', tags, response: { 200: ServerReadySchema, 503: ServerReadySchema } },
-    handler: async (_request, reply) => (app.shuttingDown ? reply.code(503).send({ ready: false }) : { ready: true }),
+    schema: { summary: 'Server ready: 200 while the model is loaded and scores can be recorded; 503 once shutdown began, or while the store cannot take a write', tags, response: { 200: ServerReadySchema, 503: ServerReadySchema } },
+    handler: async (_request, reply) => ((await ready()) ? { ready: true } : reply.code(503).send({ ready: false })),
   });
 
   app.get('/', {
@@ -117,11 +120,10 @@ const v2: FastifyPluginAsyncZod<V2Options> = async (app, { maxBatch, bodyLimit }
     });
 
     app.get(`/models/:name${suffix}/ready`, {
-      schema: { summary: `Model ready: whether ${which} takes inference requests (503 once shutdown began)`, tags, params, response: { ...errors, 200: ModelReadySchema, 503: ModelReadySchema } },
+      schema: { summary: `Model ready: whether ${which} takes inference requests (503 as server readiness)`, tags, params, response: { ...errors, 200: ModelReadySchema, 503: ModelReadySchema } },
       handler: async (request, reply) => {
         resolve(request.params);
-        if (app.shuttingDown) return reply.code(503).send({ name: V2_MODEL_NAME, ready: false });
-        return { name: V2_MODEL_NAME, ready: true };
+        return (await ready()) ? { name: V2_MODEL_NAME, ready: true } : reply.code(503).send({ name: V2_MODEL_NAME, ready: false });
       },
     });
 
@@ -136,22 +138,14 @@ const v2: FastifyPluginAsyncZod<V2Options> = async (app, { maxBatch, bodyLimit }
         response: { 200: InferenceResponseSchema, ...errors },
       },
       handler: async (request, reply) => {
-        // One model for the whole request, read once, so a reload in between never mixes versions.
-        const model = resolve(request.params);
+        resolve(request.params);
         const outputs = requestedOutputs(request.body);
         const leads = decode(request.body);
         request.batchSize = leads.length;
-        if (model === app.models.champion) {
-          // The champion scores through the same path as /batch-predict: counted, and recorded in the store.
-          const { model: scoredBy, predictions } = await app.scoreLeads(request, leads);
-          return sendWritten(reply, JSON_TYPE, scoredBy.write.inference({ id: request.body.id ?? request.id, outputs, scores: predictions }));
-        }
-        // A challenger asked for by version answers, but its scores are neither counted nor stored as the champion's.
-        const { scorer, write } = model;
-        request.modelVersion = scorer.version;
-        // Reasons cost a sort per lead, so they are worked out only when the explanation is asked for.
-        const scores = outputs.includes('explanation') ? leads.map((lead) => scorer.score(lead)) : leads.map((lead) => scorer.rate(lead));
-        return sendWritten(reply, JSON_TYPE, write.inference({ id: request.body.id ?? request.id, outputs, scores }));
+        // The path was resolved against the models live in this same tick, and scoreLeads reads them
+        // before its first await: the model named is the one that scores (and records) every lead.
+        const { model, predictions } = await app.scoreLeads(request, leads);
+        return sendWritten(reply, JSON_TYPE, model.write.inference({ id: request.body.id ?? request.id, outputs, scores: predictions }));
       },
     });
   }
