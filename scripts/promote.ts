@@ -4,6 +4,7 @@
 // known outcomes that neither model trained on; promotes, and reloads the running service, only
 // when the candidate is not worse by the margins. Exit 0 when promoted (or already the champion),
 // 1 when refused or on any error.
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -147,6 +148,8 @@ export async function promote(argv: string[], io: PromoteIo = {}): Promise<Promo
     }
   }
   if (location.kind === 'none') throw new PromoteError('the store is off (STORE_URL=none): there are no outcomes to compare the models on; pass --store-url <url>');
+  // Opening a SQLite store creates it: a mistyped path would compare on nothing and leave an empty file behind.
+  if (location.kind === 'sqlite' && !existsSync(location.path)) throw new PromoteError(`there is no store at ${location.path}: point --store-url (or STORE_URL) at the service's store`);
   let models = args.models ?? config.modelPath;
   if (path.basename(models) === POINTER_FILE) models = path.dirname(models);
   if (models.endsWith('.json')) throw new PromoteError(`${models} is one artifact file; promotion needs a models folder with a ${POINTER_FILE} (--models <folder>)`);

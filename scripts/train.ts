@@ -177,6 +177,8 @@ export async function train(argv: string[], io: TrainIo = {}): Promise<string> {
     const location = args['store-url'] !== undefined ? parseStoreLocation(args['store-url']) : config!.store;
     if (location.kind === 'none') throw new TrainError('the store is off (STORE_URL=none): there is nothing to train from; pass --store-url <url>');
     const where = describeLocation(location);
+    // Opening a SQLite store creates it: a mistyped path would train on nothing and leave an empty file behind.
+    if (location.kind === 'sqlite' && !existsSync(location.path)) throw new TrainError(`there is no store at ${location.path}: point --store-url (or STORE_URL) at the service's store`);
     progress(`reading the scored leads with a known outcome from ${where}${args.until !== undefined ? ` first contacted before ${args.until}` : ''}`);
     const store = (await openStore(location, { outcomeHorizonDays: config!.outcomeHorizonDays }))!;
     let stored: LabelledLead[];

@@ -1,5 +1,5 @@
 // Retraining from the store and the promotion gate, on a SQLite store filled through the store's own API.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -127,8 +127,12 @@ describe('npm run train -- --from-store', () => {
     await expect(train(['--from-store'], { ...quiet, env: { MODEL_PATH: path.join(out, 'one.json'), STORE_URL: storeUrl } })).rejects.toThrow(/MODEL_PATH names one artifact file .*pass --out <folder>/);
     await expect(train(['--from-store'], { ...quiet, env: { OUTCOME_HORIZON_DAYS: 'soon' } })).rejects.toThrow(/^invalid configuration: OUTCOME_HORIZON_DAYS must be a whole number/);
     await expect(train(['--store-url', storeUrl], quiet)).rejects.toThrow(new TrainError('--store-url goes with --from-store'));
-    const empty = `sqlite:${path.join(dir, 'empty.db')}`;
-    await expect(train(['--from-store', '--store-url', empty, '--out', out], { ...quiet, env: {} })).rejects.toThrow(/holds no scored lead with a known outcome: POST \/outcomes first, or add --data/);
+    const missing = path.join(dir, 'mistyped.db');
+    await expect(train(['--from-store', '--store-url', `sqlite:${missing}`, '--out', out], { ...quiet, env: {} })).rejects.toThrow(`there is no store at ${missing}`);
+    expect(existsSync(missing)).toBe(false);
+    const empty = path.join(dir, 'empty.db');
+    await (await openStore({ kind: 'sqlite', path: empty, synchronous: 'normal' }))!.close();
+    await expect(train(['--from-store', '--store-url', `sqlite:${empty}`, '--out', out], { ...quiet, env: {} })).rejects.toThrow(/holds no scored lead with a known outcome: POST \/outcomes first, or add --data/);
   });
 });
 
