@@ -51,6 +51,11 @@ describe('Dockerfile', () => {
       expect(health.status).toBe(200);
       const shipped = JSON.parse(readFileSync('artifacts/latest.json', 'utf8'));
       expect((await health.json()).model.version).toBe(shipped.model_version);
+      // The build copies the dashboard's own files beside the compiled route, and the image has Vega's builds.
+      const page = await (await fetch(`http://127.0.0.1:${port}/dashboard`)).text();
+      const files = [...page.matchAll(/(?:src|href)="(dashboard\/assets\/[^"]+)"/g)].map((m) => m[1]!);
+      expect(files.length).toBeGreaterThanOrEqual(4);
+      for (const file of files) expect((await fetch(`http://127.0.0.1:${port}/${file}`)).status, file).toBe(200);
       server.child.kill('SIGTERM');
       expect(await server.exited).toBe(0);
     });

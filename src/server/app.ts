@@ -19,6 +19,7 @@ import requests from './plugins/requests.js';
 import scoring from './plugins/scoring.js';
 import admin from './routes/admin.js';
 import batch from './routes/batch.js';
+import dashboard from './routes/dashboard.js';
 import health from './routes/health.js';
 import model from './routes/model.js';
 import predict from './routes/predict.js';
@@ -100,6 +101,7 @@ export async function buildApp(options: AppOptions) {
   await app.register(model, { modelPath: config.modelPath });
   await app.register(predict);
   await app.register(batch, { maxBatch: config.maxBatch, bodyLimit: config.bodyLimit });
+  await app.register(dashboard, { keysRequired: config.apiKeys.length > 0 });
   await app.register(admin, { modelPath: config.modelPath, reloadAll: options.reloadAll ?? (async () => [await app.models.reload()]) });
   return app;
 }
