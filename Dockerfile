@@ -23,7 +23,8 @@ COPY artifacts ./artifacts
 # The default store, STORE_URL=sqlite:data/leadscore.db: a folder the service may write, kept on a volume.
 RUN mkdir -p data && chown node:node data
 VOLUME ["/app/data"]
-USER node
+# The base image's `node` user, by number: Kubernetes can only verify runAsNonRoot for a numeric user.
+USER 1000:1000
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]

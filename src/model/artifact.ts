@@ -1,12 +1,14 @@
 // The model artifact: one self-describing JSON file, verified by its own sha256 when loaded.
 import { createHash } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { access, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { Pipeline, PipelineStateSchema } from '../features/pipeline.js';
+import { FEATURE_NAMES, Pipeline, PipelineStateSchema, type FeatureName } from '../features/pipeline.js';
+import { DriftReferenceSchema } from './drift.js';
 
 export const ARTIFACT_FORMAT = 'leadscore.lead-conversion';
-export const ARTIFACT_FORMAT_VERSION = 1;
+/** 2: solver record from the fit, intercept recalibration, C selection per window, rolling-origin metrics, drift reference. */
+export const ARTIFACT_FORMAT_VERSION = 2;
 export const POINTER_FILE = 'latest.json';
 
 const finite = z.number().refine(Number.isFinite, 'must be a finite number');
@@ -26,6 +28,40 @@ const EvaluationSchema = z.object({
   ),
 });
 
+const MonthScoreSchema = z.object({ roc_auc: z.number(), brier: z.number(), log_loss: z.number() });
+
+const RecalibrationSchema = z.object({
+  method: z.enum(['last-month', 'none']),
+  month: z.string().nullable(),
+  leads: z.number(),
+  converted: z.number(),
+  observed_rate: z.number().nullable(),
+  mean_predicted_before: z.number().nullable(),
+  shift: finite,
+  converted_after_cutoff: z.number(),
+});
+
+const HyperParametersSchema = z.object({ features: z.array(z.enum(FEATURE_NAMES as [FeatureName, ...FeatureName[]])), minCategoryCount: z.number(), C: z.number() });
+
+const SelectionSchema = z.object({
+  criterion: z.string(),
+  cutoff: z.string(),
+  grid: z.array(z.number()),
+  windows: z.array(z.object({ from: z.string(), until: z.string(), fit_leads: z.number(), leads: z.number(), converted: z.number(), pairs: z.number(), scored: z.boolean() })),
+  candidates: z.array(
+    z.object({
+      C: z.number(),
+      roc_auc: z.number(),
+      roc_auc_se: z.number(),
+      log_loss: z.number(),
+      windows: z.array(z.object({ roc_auc: z.number().nullable(), log_loss: z.number().nullable() })),
+    }),
+  ),
+  best_C: z.number(),
+  threshold_auc: z.number(),
+  chosen: HyperParametersSchema,
+});
+
 export const ArtifactSchema = z.object({
   format: z.literal(ARTIFACT_FORMAT),
   format_version: z.literal(ARTIFACT_FORMAT_VERSION),
@@ -42,35 +78,54 @@ export const ArtifactSchema = z.object({
   pipeline: PipelineStateSchema,
   model: z.object({
     kind: z.literal('logistic_regression'),
+    /** The fitted intercept plus the recalibration shift: what scores. */
     intercept: finite,
     weights: z.record(z.string(), finite),
     solver: z.object({
       name: z.string(),
       C: z.number(),
       tolerance: z.number(),
+      max_iterations: z.number(),
       iterations: z.number(),
+      converged: z.boolean(),
       gradient_max_norm: z.number(),
+      line_search_halvings: z.number(),
       fit_ms: z.number(),
     }),
+    recalibration: RecalibrationSchema,
   }),
-  selection: z.object({
-    criterion: z.string(),
-    validate_from: z.string(),
-    validate_until: z.string(),
-    chosen: z.object({ features: z.array(z.string()), minCategoryCount: z.number(), C: z.number() }),
-    validation_auc: z.number(),
-    validation_log_loss: z.number(),
-    candidates: z.number(),
-  }),
+  /** How the shipped model's C was chosen: the grid, each window, each candidate's scores. */
+  selection: SelectionSchema,
   metrics: z.object({
     holdout_from: z.string(),
     train_leads: z.number(),
     holdout: EvaluationSchema,
     holdout_base_rate: EvaluationSchema,
+    /** The model the holdout figures belong to: the same procedure on the leads before holdout_from. */
+    holdout_model: z.object({ C: z.number(), recalibration: RecalibrationSchema, selection: SelectionSchema }),
+    rolling_origin: z.object({
+      months: z.array(
+        MonthScoreSchema.extend({
+          month: z.string(),
+          train_leads: z.number(),
+          leads: z.number(),
+          converted: z.number(),
+          C: z.number(),
+          intercept_shift: z.number(),
+          base_rate: MonthScoreSchema,
+          reference_pipeline: MonthScoreSchema,
+        }),
+      ),
+      mean: MonthScoreSchema,
+      base_rate_mean: MonthScoreSchema,
+      reference_pipeline_mean: MonthScoreSchema,
+    }),
     cross_validation: z.object({ folds: z.number(), aucs: z.array(z.number()), meanAuc: z.number(), stdAuc: z.number() }),
   }),
   /** Lowest probability of each tier; below C's cut-point is tier D. */
   tiers: z.object({ A: z.number(), B: z.number(), C: z.number() }).refine((t) => t.A >= t.B && t.B >= t.C, 'cut-points must satisfy A ≥ B ≥ C'),
+  /** The training distribution drift is measured against. */
+  reference: DriftReferenceSchema,
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
 });
 
@@ -108,7 +163,15 @@ export function verifyArtifact(json: unknown, file = 'artifact'): Artifact {
     throw new ArtifactError(file, `not a lead-conversion model: format is ${JSON.stringify(head?.format)}, expected "${ARTIFACT_FORMAT}"`);
   }
   if (head.format_version !== ARTIFACT_FORMAT_VERSION) {
-    throw new ArtifactError(file, `format_version ${JSON.stringify(head.format_version)} cannot be read; this build reads version ${ARTIFACT_FORMAT_VERSION}`);
+    const older = typeof head.format_version === 'number' && head.format_version < ARTIFACT_FORMAT_VERSION;
+    throw new ArtifactError(
+      file,
+      `format_version ${JSON.stringify(head.format_version)} cannot be read; this build reads version ${ARTIFACT_FORMAT_VERSION}` +
+        (older ? ' (older artifacts lack the training-distribution reference drift is measured against): retrain it with npm run train' : ''),
+    );
+  }
+  if (!('reference' in head) || (head as { reference?: unknown }).reference == null) {
+    throw new ArtifactError(file, 'has no training-distribution reference, which drift is measured against: retrain it with npm run train');
   }
   const parsed = ArtifactSchema.safeParse(json);
   if (!parsed.success) {
@@ -149,11 +212,22 @@ export async function readArtifact(file: string): Promise<Artifact> {
   return verifyArtifact(json, file);
 }
 
+/** A temporary name beside `file`, unique to this process and call, that a reader never mistakes for a model. */
+function temporaryName(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${++temporaryCounter}.tmp`);
+}
+let temporaryCounter = 0;
+
 /** Writes to a temporary file in the same folder, then renames: readers see the old file or the whole new one. */
 export async function writeFileAtomically(file: string, content: string): Promise<void> {
-  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  await writeFile(temporary, content);
-  await rename(temporary, file);
+  const temporary = temporaryName(file);
+  try {
+    await writeFile(temporary, content);
+    await rename(temporary, file);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
 }
 
 export function artifactFileName(version: string): string {
@@ -166,35 +240,94 @@ export interface ArtifactPointer {
   sha256: string;
 }
 
-/** Saves the artifact and makes it the folder's default; returns the artifact's path. */
-export async function saveArtifact(artifact: Artifact, dir: string): Promise<string> {
+export interface PublishOptions {
+  /** Files to write beside the artifact (the report), named relative to the folder. */
+  companions?: { name: string; content: string | Uint8Array }[];
+  /** The file writer; tests pass one that fails to check that nothing is left half-done. */
+  writeFile?: (file: string, content: string | Uint8Array) => Promise<void>;
+}
+
+/**
+ * Saves the artifact and its companions, and only when every one of them is complete on disk
+ * moves the folder's default pointer to it. Everything is first written under temporary names;
+ * on any failure the temporary files, and any new file already renamed into place, are removed
+ * and the pointer is left as it was. Returns the artifact's path.
+ */
+export async function publishArtifact(artifact: Artifact, dir: string, options: PublishOptions = {}): Promise<string> {
+  const write = options.writeFile ?? ((file: string, content: string | Uint8Array) => writeFile(file, content));
   const file = path.join(dir, artifactFileName(artifact.model_version));
-  await writeFileAtomically(file, `${JSON.stringify(artifact, null, 2)}\n`);
   const pointer: ArtifactPointer = { artifact: path.basename(file), model_version: artifact.model_version, sha256: artifact.sha256 };
-  await writeFileAtomically(path.join(dir, POINTER_FILE), `${JSON.stringify(pointer, null, 2)}\n`);
+  const outputs = [
+    { target: file, content: `${JSON.stringify(artifact, null, 2)}\n` },
+    ...(options.companions ?? []).map(({ name, content }) => {
+      if (name.includes('/') || name === POINTER_FILE) throw new ArtifactError(name, 'a companion file must be a plain name in the artifact folder');
+      return { target: path.join(dir, name), content };
+    }),
+    { target: path.join(dir, POINTER_FILE), content: `${JSON.stringify(pointer, null, 2)}\n` },
+  ].map((output) => ({ ...output, temporary: temporaryName(output.target) }));
+  const renamed: string[] = [];
+  try {
+    for (const output of outputs) await write(output.temporary, output.content);
+    // The pointer is renamed last: until then the old default stays the default.
+    for (const output of outputs) {
+      if (output.target !== path.join(dir, POINTER_FILE) && !(await exists(output.target))) renamed.push(output.target);
+      await rename(output.temporary, output.target);
+    }
+  } catch (error) {
+    await Promise.all([...outputs.map((output) => rm(output.temporary, { force: true })), ...renamed.map((target) => rm(target, { force: true }))]);
+    throw error;
+  }
   return file;
 }
 
-/** Follows a folder's default pointer to its artifact file. */
-export async function resolveDefaultArtifact(dir: string): Promise<string> {
-  const pointerFile = path.join(dir, POINTER_FILE);
-  let pointer: ArtifactPointer;
+async function exists(file: string): Promise<boolean> {
   try {
-    pointer = JSON.parse(await readFile(pointerFile, 'utf8')) as ArtifactPointer;
+    await access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Saves the artifact and makes it the folder's default; returns the artifact's path. */
+export async function saveArtifact(artifact: Artifact, dir: string): Promise<string> {
+  return publishArtifact(artifact, dir);
+}
+
+/** Follows a folder's default pointer: the artifact file it names and the sha256 it expects, when it records one. */
+export async function resolveDefaultArtifact(dir: string): Promise<{ file: string; sha256?: string }> {
+  const pointerFile = path.join(dir, POINTER_FILE);
+  let pointer: unknown;
+  try {
+    pointer = JSON.parse(await readFile(pointerFile, 'utf8'));
   } catch (error) {
     throw new ArtifactError(pointerFile, `cannot read the default-model pointer (${(error as Error).message})`);
   }
-  if (typeof pointer.artifact !== 'string' || pointer.artifact.includes('/')) throw new ArtifactError(pointerFile, 'the pointer must name an artifact file in the same folder');
-  return path.join(dir, pointer.artifact);
+  if (!pointer || typeof pointer !== 'object' || Array.isArray(pointer)) {
+    throw new ArtifactError(pointerFile, `the default-model pointer must be a JSON object naming an artifact, got ${pointer === null ? 'null' : Array.isArray(pointer) ? 'an array' : typeof pointer}`);
+  }
+  const { artifact, sha256 } = pointer as { artifact?: unknown; sha256?: unknown };
+  if (typeof artifact !== 'string' || artifact === '' || artifact.includes('/') || artifact.includes('\\')) {
+    throw new ArtifactError(pointerFile, 'the pointer must name an artifact file in the same folder ("artifact": "lead-conversion-….json")');
+  }
+  if (sha256 !== undefined && (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256))) {
+    throw new ArtifactError(pointerFile, `the pointer's sha256 must be 64 lower-case hex digits, got ${JSON.stringify(sha256)}`);
+  }
+  return { file: path.join(dir, artifact), ...(sha256 === undefined ? {} : { sha256 }) };
 }
 
 /** Reads a model from a path that is either an artifact or a folder with a default pointer. */
 export async function loadArtifact(location: string): Promise<{ file: string; artifact: Artifact }> {
   const isPointer = path.basename(location) === POINTER_FILE;
-  const file = isPointer
-    ? await resolveDefaultArtifact(path.dirname(location))
-    : location.endsWith('.json')
-      ? location
-      : await resolveDefaultArtifact(location);
-  return { file, artifact: await readArtifact(file) };
+  if (!isPointer && location.endsWith('.json')) return { file: location, artifact: await readArtifact(location) };
+  const dir = isPointer ? path.dirname(location) : location;
+  const { file, sha256 } = await resolveDefaultArtifact(dir);
+  const artifact = await readArtifact(file);
+  if (sha256 !== undefined && sha256 !== artifact.sha256) {
+    throw new ArtifactError(
+      path.join(dir, POINTER_FILE),
+      `names ${path.basename(file)} with sha256 ${sha256.slice(0, 12)}…, but that file's sha256 is ${artifact.sha256.slice(0, 12)}…: the pointer and the artifact do not belong together (retrain, or point it at the right file)`,
+    );
+  }
+  return { file, artifact };
 }

@@ -42,7 +42,7 @@ export async function readCatalog(location: string): Promise<Catalog> {
     }
   }
   artifacts.sort((a, b) => (a.artifact.created_at < b.artifact.created_at ? 1 : a.artifact.created_at > b.artifact.created_at ? -1 : 0));
-  const defaultFile = await resolveDefaultArtifact(dir).catch(() => null);
+  const defaultFile = (await resolveDefaultArtifact(dir).catch(() => null))?.file ?? null;
   return { artifacts, refused, defaultFile };
 }
 

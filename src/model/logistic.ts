@@ -14,6 +14,8 @@ export interface FitOptions {
   /** Stop when the largest gradient component of the regularised loss is below this. */
   tolerance?: number;
   maxIterations?: number;
+  /** Start from these weights instead of zero (a warm start along a path of C on the same design). */
+  initial?: LogisticModel;
 }
 
 export interface LogisticModel {
@@ -22,10 +24,17 @@ export interface LogisticModel {
 }
 
 export interface FitResult extends LogisticModel {
+  /** Whether the gradient's max-norm fell below the tolerance within maxIterations. */
+  converged: boolean;
   iterations: number;
   /** Max-norm of the regularised loss's gradient at the returned weights. */
   gradientMaxNorm: number;
   loss: number;
+  /** The settings this fit ran with, so what an artifact records is what was used. */
+  tolerance: number;
+  maxIterations: number;
+  /** Step halvings the line search needed over the whole fit (0 when every Newton step was taken whole). */
+  halvings: number;
 }
 
 export function sigmoid(z: number): number {
@@ -90,20 +99,26 @@ function maxAbs(values: Float64Array): number {
  * O(rows × active²) and solved by Cholesky; a handful of iterations reaches machine precision.
  */
 export function fitLogistic(design: SparseBinaryDesign, labels: ArrayLike<number>, options: FitOptions): FitResult {
-  const { C, tolerance = 1e-8, maxIterations = 100 } = options;
+  const { C, tolerance = 1e-8, maxIterations = 100, initial } = options;
   if (!(C > 0)) throw new RangeError(`C must be a positive number, got ${C}`);
   if (labels.length !== design.rows) throw new RangeError(`expected ${design.rows} labels, got ${labels.length}`);
   const { rows, activePerRow: k, indices, featureCount: p } = design;
+  if (initial && initial.weights.length !== p) throw new RangeError(`the initial model has ${initial.weights.length} weights, the design ${p} features`);
   const dim = p + 1;
-  let model: LogisticModel = { intercept: 0, weights: new Float64Array(p) };
+  let model: LogisticModel = initial ? { intercept: initial.intercept, weights: Float64Array.from(initial.weights) } : { intercept: 0, weights: new Float64Array(p) };
   let { loss, gradient } = regularisedLoss(model, design, labels, C);
   let iterations = 0;
+  let halvings = 0;
+  // Three dim × dim buffers (2 MB each at 509 features) reused by every iteration: allocating
+  // them afresh made garbage collection a tenth of a training run's time.
+  const hessian = new Float64Array(dim * dim);
+  const workspace = { permuted: new Float64Array(dim * dim), lower: new Float64Array(dim * dim) };
   let order: Int32Array | undefined;
 
   while (maxAbs(gradient) >= tolerance && iterations < maxIterations) {
     iterations++;
     // Accumulated in a flat array: Matrix.get/set per entry would dominate the fit.
-    const hessian = new Float64Array(dim * dim);
+    hessian.fill(0);
     for (let j = 1; j < dim; j++) hessian[j * dim + j] = 1 / C;
     for (let i = 0; i < rows; i++) {
       const mu = sigmoid(linearScore(model, indices, i * k, k));
@@ -117,7 +132,7 @@ export function fitLogistic(design: SparseBinaryDesign, labels: ArrayLike<number
     }
     for (let a = 1; a < dim; a++) hessian[a * dim] = hessian[a]!;
     order ??= fillReducingOrder(hessian, dim); // the sparsity pattern is the same every iteration
-    const step = solveOrdered(hessian, dim, gradient, order);
+    const step = solveOrdered(hessian, dim, gradient, order, workspace);
 
     let scale = 1;
     for (;;) {
@@ -134,9 +149,11 @@ export function fitLogistic(design: SparseBinaryDesign, labels: ArrayLike<number
         break;
       }
       scale /= 2;
+      halvings++;
     }
   }
-  return { ...model, iterations, gradientMaxNorm: maxAbs(gradient), loss };
+  const gradientMaxNorm = maxAbs(gradient);
+  return { ...model, converged: gradientMaxNorm < tolerance, iterations, gradientMaxNorm, loss, tolerance, maxIterations, halvings };
 }
 
 /**
@@ -145,7 +162,7 @@ export function fitLogistic(design: SparseBinaryDesign, labels: ArrayLike<number
  * fill-in never leaves it, and for a one-hot Hessian ordered by `fillReducingOrder` the
  * envelope of most rows is the diagonal alone, which turns O(n³) into roughly O(n × small²).
  */
-export function solveSymmetricPositiveDefinite(matrix: Float64Array, n: number, rhs: Float64Array): Float64Array {
+export function solveSymmetricPositiveDefinite(matrix: Float64Array, n: number, rhs: Float64Array, lowerWorkspace?: Float64Array): Float64Array {
   if (matrix.length !== n * n) throw new RangeError(`expected a ${n} × ${n} matrix, got ${matrix.length} entries`);
   if (rhs.length !== n) throw new RangeError(`expected a right-hand side of length ${n}, got ${rhs.length}`);
   const first = new Int32Array(n);
@@ -154,7 +171,8 @@ export function solveSymmetricPositiveDefinite(matrix: Float64Array, n: number, 
     while (j < i && matrix[i * n + j] === 0) j++;
     first[i] = j;
   }
-  const lower = new Float64Array(n * n);
+  // Only entries inside each row's envelope are read, and each is written first, so a reused buffer needs no clearing.
+  const lower = lowerWorkspace?.length === n * n ? lowerWorkspace : new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
     for (let j = first[i]!; j <= i; j++) {
       let sum = matrix[i * n + j]!;
@@ -190,10 +208,16 @@ export function fillReducingOrder(matrix: Float64Array, n: number): Int32Array {
   return Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => degree[a]! - degree[b]! || a - b);
 }
 
-export function solveOrdered(matrix: Float64Array, n: number, rhs: Float64Array, order: Int32Array): Float64Array {
-  const permuted = new Float64Array(n * n);
+export function solveOrdered(
+  matrix: Float64Array,
+  n: number,
+  rhs: Float64Array,
+  order: Int32Array,
+  workspace?: { permuted: Float64Array; lower: Float64Array },
+): Float64Array {
+  const permuted = workspace?.permuted.length === n * n ? workspace.permuted : new Float64Array(n * n);
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) permuted[i * n + j] = matrix[order[i]! * n + order[j]!]!;
-  const solution = solveSymmetricPositiveDefinite(permuted, n, Float64Array.from(order, (i) => rhs[i]!));
+  const solution = solveSymmetricPositiveDefinite(permuted, n, Float64Array.from(order, (i) => rhs[i]!), workspace?.lower);
   const x = new Float64Array(n);
   order.forEach((original, i) => (x[original] = solution[i]!));
   return x;

@@ -19,8 +19,9 @@ export const DASHBOARD_CHARTS = {
     height: 200,
     mark: { type: 'bar' },
     encoding: {
-      // UTC throughout: a bucket's day must not move to the day before in a browser west of Greenwich.
-      x: { field: 'day', type: 'temporal', timeUnit: 'utcyearmonthdate', title: null, axis: { format: '%b %d', labelOverlap: true, grid: false } },
+      // One band per day, labelled with its own date (a time axis would also label the end of the last day);
+      // UTC throughout, so a bucket's day does not move to the day before in a browser west of Greenwich.
+      x: { field: 'day', type: 'ordinal', timeUnit: 'utcyearmonthdate', title: null, axis: { format: '%b %d', labelAngle: 0, labelOverlap: true } },
       y: { field: 'leads', type: 'quantitative', title: 'Leads scored', axis: { tickMinStep: 1 } },
       color: { field: 'tier', type: 'nominal', title: 'Tier', scale: TIER_COLORS, legend: { orient: 'top', direction: 'horizontal' } },
       order: { field: 'tier', sort: 'descending' },
@@ -60,7 +61,7 @@ export const DASHBOARD_CHARTS = {
         mark: { type: 'bar', height: 18 },
         encoding: {
           y: { field: 'feature', type: 'nominal', title: null, sort: null, axis: { labelFontSize: 12 } },
-          x: { field: 'psi', type: 'quantitative', title: 'Population stability index (PSI) against training', scale: { domainMin: 0, nice: true } },
+          x: { field: 'psi', type: 'quantitative', title: 'Population stability index (PSI) against training', scale: { domainMin: 0, nice: true }, axis: { tickCount: 6 } },
           color: { field: 'status', type: 'nominal', title: null, scale: DRIFT_COLORS, legend: null },
         },
       },

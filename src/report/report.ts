@@ -5,7 +5,8 @@ import { isoDay } from '../features/lead.js';
 import type { Artifact } from '../model/artifact.js';
 import { calibrationTable, gainsCurve } from '../model/metrics.js';
 import { tierCutPoints, tierOf, TIERS } from '../model/tiers.js';
-import { fitLeads, labelsOf, scoreLeads, splitByDate, type HyperParameters } from '../model/training.js';
+import { FEATURES, fitLeads, labelsOf, MIN_CATEGORY_COUNT, scoreLeads, splitByDate } from '../model/training.js';
+import { REFERENCE_FIGURES } from './references.js';
 import { daysToClose, missingValues, monthOf, originOf, precisionRecallCurve, ratesBy, rocCurve } from './analysis.js';
 import { PALETTE, renderSvg } from './charts.js';
 
@@ -31,11 +32,15 @@ function figure(svg: string, caption: string): string {
   return `<figure>${svg}<figcaption>${caption}</figcaption></figure>`;
 }
 
-/** The model that produced the holdout metrics: fitted before the holdout date with the chosen settings. */
+/**
+ * The model that produced the holdout metrics, rebuilt from what the artifact records: fitted
+ * before the holdout date with the C chosen then, its intercept shifted as it was.
+ */
 export function holdoutEvaluation(leads: readonly LabelledLead[], artifact: Artifact) {
   const { before, after } = splitByDate(leads, artifact.metrics.holdout_from);
-  const params = artifact.selection.chosen as HyperParameters;
-  const model = fitLeads(before, params);
+  const { C, recalibration } = artifact.metrics.holdout_model;
+  const fitted = fitLeads(before, { features: [...FEATURES], minCategoryCount: MIN_CATEGORY_COUNT, C });
+  const model = { ...fitted, model: { intercept: fitted.fit.intercept + recalibration.shift, weights: fitted.fit.weights } };
   return {
     labels: labelsOf(after),
     scores: scoreLeads(model, after),
@@ -184,6 +189,36 @@ export async function buildReportWithCharts(input: ReportInput): Promise<{ html:
     ],
   } as TopLevelSpec);
 
+  const ro = artifact.metrics.rolling_origin;
+  const roSeries = [
+    ['This procedure', (m: (typeof ro.months)[number]) => m],
+    ['Original Python pipeline', (m: (typeof ro.months)[number]) => m.reference_pipeline],
+    ['Training base rate', (m: (typeof ro.months)[number]) => m.base_rate],
+  ] as const;
+  const roValues = ro.months.flatMap((m) => roSeries.map(([model, pick]) => ({ month: m.month, model, auc: pick(m).roc_auc, brier: pick(m).brier })));
+  const roPanel = (field: 'auc' | 'brier', title: string, format: string) => ({
+    width: 260,
+    height: 200,
+    mark: { type: 'line', point: true, strokeWidth: 2 },
+    encoding: {
+      x: { field: 'month', type: 'ordinal', title: 'Month scored (trained on every lead before it)', axis: { labelAngle: 0 } },
+      y: { field, type: 'quantitative', title, scale: { zero: false }, axis: { format } },
+      color: { field: 'model', type: 'nominal', title: null, scale: { domain: roSeries.map(([model]) => model), range: [PALETTE.primary, PALETTE.accent, PALETTE.muted] }, legend: { orient: 'bottom', direction: 'horizontal', labelLimit: 0 } },
+    },
+  });
+  const rollingChart = await renderSvg({
+    data: { values: roValues },
+    hconcat: [roPanel('auc', 'ROC AUC (higher is better)', '.2f'), roPanel('brier', 'Brier score (lower is better)', '.3f')],
+  } as TopLevelSpec);
+  const roRows: (string | number)[][] = [
+    ...ro.months.map((m) => [m.month, integer(m.train_leads), integer(m.leads), integer(m.converted), String(m.C), fixed(m.roc_auc), fixed(m.brier, 4), fixed(m.log_loss, 4)]),
+    ['<strong>Mean</strong>', '', '', '', '', `<strong>${fixed(ro.mean.roc_auc)}</strong>`, `<strong>${fixed(ro.mean.brier, 4)}</strong>`, `<strong>${fixed(ro.mean.log_loss, 4)}</strong>`],
+    ['Original Python project’s pipeline, mean', '', '', '', '', fixed(ro.reference_pipeline_mean.roc_auc), fixed(ro.reference_pipeline_mean.brier, 4), fixed(ro.reference_pipeline_mean.log_loss, 4)],
+    ['Training base rate, mean', '', '', '', '', fixed(ro.base_rate_mean.roc_auc), fixed(ro.base_rate_mean.brier, 4), fixed(ro.base_rate_mean.log_loss, 4)],
+  ];
+  const selection = artifact.selection;
+  const recal = artifact.model.recalibration;
+
   const tierRows = TIERS.map((tier) => {
     let count = 0;
     let wins = 0;
@@ -206,15 +241,19 @@ export async function buildReportWithCharts(input: ReportInput): Promise<{ html:
   const metricRows: (string | number)[][] = [
     ['This model', fixed(h.rocAuc), fixed(h.brier, 4), fixed(h.logLoss, 4), fixed(h.prAuc)],
     ['Training base rate as a constant (the floor)', fixed(base.rocAuc), fixed(base.brier, 4), fixed(base.logLoss, 4), fixed(base.prAuc)],
-    ['Original Python project (reference)', '0.680', '0.1003', '0.3447', '–'],
-    ['scikit-learn one-hot + L2 logistic regression, C = 0.1 (reference)', '0.686', '0.1002', '0.3439', '–'],
+    ...(artifact.metrics.holdout_from === REFERENCE_FIGURES.holdoutFrom
+      ? [
+          ['Original Python project (reference)', fixed(REFERENCE_FIGURES.originalPipeline.rocAuc), fixed(REFERENCE_FIGURES.originalPipeline.brier, 4), fixed(REFERENCE_FIGURES.originalPipeline.logLoss, 4), '–'],
+          ['scikit-learn one-hot + L2 logistic regression, C = 0.1 (reference)', fixed(REFERENCE_FIGURES.scikitLearn.rocAuc), fixed(REFERENCE_FIGURES.scikitLearn.brier, 4), fixed(REFERENCE_FIGURES.scikitLearn.logLoss, 4), '–'],
+        ]
+      : []),
   ];
   const missing = missingValues(leads);
   const dataFiles = artifact.training_data.files.map((f) => `<li><code>${escapeHtml(f.file)}</code>: ${integer(f.rows)} rows, sha256 <code>${f.sha256.slice(0, 16)}…</code></li>`).join('');
   const firstMonth = months[0]!;
   const peakMonth = months.reduce((a, b) => (b.rate > a.rate ? b : a));
 
-  const charts = { 'landing-page-tail': tailChart, monthly: monthChart, origin: originChart, 'busiest-pages': pageChart, 'time-to-close': closeChart, roc: rocChart, 'precision-recall': prChart, calibration: calibrationChart, gains: gainsChart };
+  const charts = { 'rolling-origin': rollingChart, 'landing-page-tail': tailChart, monthly: monthChart, origin: originChart, 'busiest-pages': pageChart, 'time-to-close': closeChart, roc: rocChart, 'precision-recall': prChart, calibration: calibrationChart, gains: gainsChart };
   const html = `<!doctype html>
 <html lang="en">
 <head>
@@ -274,14 +313,15 @@ ${table(['Feature', 'Encoding', 'Categories'], artifact.pipeline.steps.map((step
     `one-hot; ${artifact.pipeline.settings.minCategoryCount > 1 ? `categories seen fewer than ${artifact.pipeline.settings.minCategoryCount} times, and` : ''} categories never seen in training map to “(other)”${step.feature === 'origin' ? '; empty or absent is “(missing)”' : ''}`,
     integer(step.categories.length),
   ]), 2)}
-<p>L2-regularised logistic regression (C = ${artifact.model.solver.C}, scikit-learn’s convention), fitted by Newton’s method to a gradient of ${artifact.model.solver.gradient_max_norm.toExponential(1)}. C, the rare-category threshold and the feature set were chosen by ROC AUC on ${escapeHtml(artifact.selection.validate_from)} to ${escapeHtml(artifact.selection.validate_until)}, fitting only on earlier leads, among ${artifact.selection.candidates} candidates; the holdout was not looked at.</p>
+<p>L2-regularised logistic regression (C = ${artifact.model.solver.C}, scikit-learn’s convention), fitted by Newton’s method to a gradient of ${artifact.model.solver.gradient_max_norm.toExponential(1)} in ${artifact.model.solver.iterations} iterations. The features are a fixed decision, not a search result; only C is chosen, from {${selection.grid.join(', ')}}, by ROC AUC over the months ${escapeHtml(selection.windows.map((w) => w.from.slice(0, 7)).join(', '))} (each fitted on every earlier lead, each weighted by its converted × unconverted pairs): ${selection.candidates.map((c) => `C = ${c.C}: ${fixed(c.roc_auc, 4)} ± ${fixed(c.roc_auc_se, 4)}`).join('; ')}. The smallest C within one standard error of the best is taken, since differences below the noise of a few months of leads say nothing about next month.</p>
+<p>${recal.method === 'last-month' ? `After the fit the intercept was shifted by ${recal.shift >= 0 ? '+' : ''}${fixed(recal.shift, 4)} log-odds so that the mean predicted probability on the ${integer(recal.leads)} leads of ${escapeHtml(recal.month ?? '')}, the last full month of the data, equals their conversion rate (${percent(recal.observed_rate ?? 0)}; it was ${percent(recal.mean_predicted_before ?? 0)}): conversion drifts, and next month resembles the last one more than the year’s average. The ranking is unchanged. ${integer(recal.converted_after_cutoff)} of that month’s ${integer(recal.converted)} conversions were won on or after ${escapeHtml(selection.cutoff)}: a retrain on that day would have seen a lower rate (the README’s “Censoring”).` : 'The intercept was not recalibrated to the last month (trained with <code>--recalibrate none</code>).'}</p>
 <h3 id="coefficients">What raises and lowers a lead’s odds</h3>
 <div class="grid"><div><strong>Raises the odds most</strong><ul>${weights.slice(0, 5).map(describeWeight).join('')}</ul></div>
 <div><strong>Lowers the odds most</strong><ul>${weights.slice(-5).reverse().map(describeWeight).join('')}</ul></div></div>
 <p>“Odds ×1.5” means the lead is 1.5 times as likely to convert as not, compared with an otherwise identical lead without that value.</p>
 
 <h3 id="metrics">Holdout metrics</h3>
-<p>Model fitted on the ${integer(artifact.metrics.train_leads)} leads before ${escapeHtml(artifact.metrics.holdout_from)}, tested on the ${integer(h.leads)} after (${percent(holdoutRate)} converted). ROC AUC: chance that a converting lead scores above a non-converting one (0.5 = coin flip). Brier score and log loss: errors of the probabilities (lower is better). PR AUC: average precision.</p>
+<p>Model fitted by the same procedure on the ${integer(artifact.metrics.train_leads)} leads before ${escapeHtml(artifact.metrics.holdout_from)} (C = ${artifact.metrics.holdout_model.C} chosen on ${escapeHtml(artifact.metrics.holdout_model.selection.windows.map((w) => w.from.slice(0, 7)).join(', '))}${artifact.metrics.holdout_model.recalibration.month ? `, intercept matched to ${escapeHtml(artifact.metrics.holdout_model.recalibration.month)}` : ''}), tested on the ${integer(h.leads)} after (${percent(holdoutRate)} converted). ROC AUC: chance that a converting lead scores above a non-converting one (0.5 = coin flip). Brier score and log loss: errors of the probabilities (lower is better). PR AUC: average precision.</p>
 ${table(['Model', 'ROC AUC', 'Brier', 'Log loss', 'PR AUC'], metricRows)}
 <p>Calling the best-scored 10 % of holdout leads finds ${percent(h.top10.captured)} of the conversions (lift ${fixed(h.top10.lift, 2)}×); the best 20 % find ${percent(h.top20.captured)} (lift ${fixed(h.top20.lift, 2)}×). Five-fold stratified cross-validation on all leads: ROC AUC ${fixed(artifact.metrics.cross_validation.meanAuc)} ± ${fixed(artifact.metrics.cross_validation.stdAuc)}.</p>
 <div class="grid">
@@ -293,6 +333,11 @@ ${figure(prChart, `Precision–recall curve on the holdout; the dashed line is t
 ${table(['Predicted', 'Leads', 'Mean predicted', 'Observed rate'], calibration.map((bin) => [`${percent(bin.lower, 0)} – ${percent(bin.upper, 0)}`, integer(bin.count), percent(bin.meanPredicted!), percent(bin.observedRate!)]))}</div>
 ${figure(gainsChart, 'Gains: share of all conversions found when calling leads best-scored first, against calling in random order (dashed).')}
 </div>
+<h3 id="rolling-origin">Rolling origin: a monthly retrain, month by month</h3>
+<p>The figure a sales team that retrains every month should trust. For each of the last ${ro.months.length} months of the data, the whole procedure (C chosen on the three months before it, the intercept matched to the month before it) was run on every earlier lead, and the model scored that month’s leads.</p>
+${figure(rollingChart, 'ROC AUC and Brier score per month, with the original Python project’s fixed pipeline and the training base rate as a constant, each retrained the same way.')}
+${table(['Month', 'Trained on', 'Leads', 'Converted', 'C', 'ROC AUC', 'Brier', 'Log loss'], roRows)}
+
 <h3 id="tiers">Tiers</h3>
 <p>Each lead gets a tier from the quartiles of the training leads’ scores: A is the best-scored quarter. On the holdout (tiers from the model fitted before ${escapeHtml(artifact.metrics.holdout_from)}):</p>
 ${table(['Tier', 'Share of leads', 'Leads', 'Conversion rate', 'Lift over the base rate'], tierRows)}

@@ -8,21 +8,29 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
 import type { Config } from './config.js';
 import { validationError } from './errors.js';
+import type { ObservedCounts } from '../model/drift.js';
+import type { Store } from '../store/index.js';
+import type { DriftCounter } from './drift.js';
 import { ServiceMetrics } from './metrics.js';
-import { ModelHolder, type ReloadOutcome, type ServingModel } from './models.js';
+import { ModelHolder, type ModelChange, type ReloadOutcome, type ServingModel } from './models.js';
 import auth from './plugins/auth.js';
 import docs from './plugins/docs.js';
 import errors from './plugins/errors.js';
 import metrics from './plugins/metrics.js';
+import monitor from './plugins/monitor.js';
 import protection from './plugins/protection.js';
 import requests from './plugins/requests.js';
 import scoring from './plugins/scoring.js';
+import store from './plugins/store.js';
 import admin from './routes/admin.js';
 import batch from './routes/batch.js';
 import dashboard from './routes/dashboard.js';
 import health from './routes/health.js';
 import model from './routes/model.js';
+import outcomes from './routes/outcomes.js';
 import predict from './routes/predict.js';
+import predictions from './routes/predictions.js';
+import quality from './routes/quality.js';
 
 export { servingModel } from './models.js';
 
@@ -34,11 +42,16 @@ export interface AppOptions {
   model: ServingModel | ModelHolder;
   /** A pino logger (or `false` for none); tests pass a silent one. */
   logger?: FastifyBaseLogger | false;
-  /** Reloads every process of the service; by default just this one. The process entry passes the cluster-wide one. */
-  reloadAll?: () => Promise<ReloadOutcome[]>;
+  /** Applies a model change in every process of the service; by default just this one. The process entry passes the cluster-wide one. */
+  changeAll?: (change: ModelChange) => Promise<ReloadOutcome[]>;
+  /** The score store (null: STORE_URL=none). Opened and closed by the process entry, which owns it. */
+  store?: Store | null;
   /** The process's metrics (null: no instrumentation), and how a scrape collects them (with WORKERS > 1, from every worker). */
   metrics?: ServiceMetrics | null;
   collectMetrics?: () => Promise<string>;
+  /** With WORKERS > 1, drift counts are gathered from every worker (the process entry passes how), from this counter in each. */
+  collectDriftCounts?: (sinceMs: number) => Promise<ObservedCounts>;
+  driftCounter?: DriftCounter;
   /** How often overload is sampled; only tests change it. */
   pressureSampleIntervalMs?: number;
 }
@@ -95,14 +108,19 @@ export async function buildApp(options: AppOptions) {
   await app.register(docs);
   await app.register(auth, { apiKeys: config.apiKeys });
   await app.register(metrics, { metrics: options.metrics === undefined ? new ServiceMetrics() : options.metrics, public: config.metricsPublic, collect: options.collectMetrics });
-  await app.register(scoring);
+  await app.register(store, { store: options.store ?? null });
+  await app.register(scoring, { collectDriftCounts: options.collectDriftCounts, driftCounter: options.driftCounter });
+  await app.register(monitor);
 
   await app.register(health);
   await app.register(model, { modelPath: config.modelPath });
   await app.register(predict);
   await app.register(batch, { maxBatch: config.maxBatch, bodyLimit: config.bodyLimit });
+  await app.register(predictions);
+  await app.register(outcomes, { maxOutcomes: config.maxBatch, bodyLimit: config.bodyLimit });
+  await app.register(quality);
   await app.register(dashboard, { keysRequired: config.apiKeys.length > 0 });
-  await app.register(admin, { modelPath: config.modelPath, reloadAll: options.reloadAll ?? (async () => [await app.models.reload()]) });
+  await app.register(admin, { modelPath: config.modelPath, changeAll: options.changeAll ?? (async (change) => [await app.models.apply(change)]) });
   return app;
 }
 

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { parseStoreUrl, StoreConfigError, type StoreLocation } from '../store/index.js';
 
 /** The folder holding package.json, from src/ or from the compiled dist/src/ alike. */
 export function projectRoot(from = path.dirname(fileURLToPath(import.meta.url))): string {
@@ -37,6 +38,10 @@ const EnvSchema = z.object({
   MAX_CONNECTIONS: integer('MAX_CONNECTIONS', 1, 1_000_000).default(4096),
   MAX_EVENT_LOOP_DELAY_MS: integer('MAX_EVENT_LOOP_DELAY_MS', 0, 60_000).default(1000),
   METRICS_PUBLIC: z.enum(['true', 'false'], 'METRICS_PUBLIC must be true or false').default('false'),
+  STORE_URL: z.string().optional(),
+  STORE_RETENTION_DAYS: integer('STORE_RETENTION_DAYS', 1, 36_500).optional(),
+  OUTCOME_HORIZON_DAYS: integer('OUTCOME_HORIZON_DAYS', 1, 3650).default(180),
+  CHALLENGER: z.string().trim().min(1).optional(),
 });
 
 /** What an API key may do. A key listed without roles may do everything but `admin`. */
@@ -99,6 +104,14 @@ export interface Config {
   maxEventLoopDelayMs: number;
   /** /metrics without a key. Off by default: metrics name the model and show traffic, and Prometheus can send a bearer token. */
   metricsPublic: boolean;
+  /** Where every score and outcome is kept (STORE_URL): a SQLite file by default, PostgreSQL, or none. */
+  store: StoreLocation;
+  /** Scores older than this are deleted in the background; unset keeps everything. */
+  storeRetentionDays: number | null;
+  /** A lead with no outcome counts as lost once its first contact is this many days old (93 % of Olist deals close within 180). */
+  outcomeHorizonDays: number;
+  /** A version in the models folder scored beside the champion on every lead, its scores stored, never returned. */
+  challenger: string | null;
 }
 
 export class ConfigError extends Error {
@@ -120,6 +133,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${messages.join('; ')}`);
   }
   const e = parsed.data;
+  let store: StoreLocation;
+  try {
+    store = parseStoreUrl(e.STORE_URL);
+  } catch (error) {
+    if (error instanceof StoreConfigError) throw new ConfigError(`invalid configuration: ${error.message}`);
+    throw error;
+  }
   return {
     port: e.PORT,
     host: e.HOST,
@@ -134,5 +154,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxConnections: e.MAX_CONNECTIONS,
     maxEventLoopDelayMs: e.MAX_EVENT_LOOP_DELAY_MS,
     metricsPublic: e.METRICS_PUBLIC === 'true',
+    store,
+    storeRetentionDays: e.STORE_RETENTION_DAYS ?? null,
+    outcomeHorizonDays: e.OUTCOME_HORIZON_DAYS,
+    challenger: e.CHALLENGER ?? null,
   };
 }

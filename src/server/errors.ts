@@ -2,6 +2,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
+import { StoreInputError, StoreUnavailableError } from '../store/index.js';
 
 export interface ErrorDetail {
   path: string;
@@ -71,6 +72,12 @@ export function sendError(error: FastifyError | HttpError | Error, request: Fast
     if (error.headers) reply.headers(error.headers);
     return reply.code(error.statusCode).send(errorBody(error.statusCode, error.message, error.details));
   }
+  if (error instanceof StoreUnavailableError) {
+    // Never a silently unrecorded score: the client is told to retry, and the cause is logged.
+    request.log.warn({ err: error }, 'store unavailable');
+    return reply.code(503).header('retry-after', String(error.retryAfterSeconds)).send(errorBody(503, `the score store is unavailable; nothing was recorded, retry after ${error.retryAfterSeconds} s`));
+  }
+  if (error instanceof StoreInputError) return reply.code(400).send(errorBody(400, `invalid query: ${error.message}`, [{ path: error.field, message: error.message }]));
   const status = (error as FastifyError).statusCode;
   if (status && status >= 400 && status < 500) {
     return reply.code(status).send(errorBody(status, clientErrorMessage(error as FastifyError, request, bodyLimit)));

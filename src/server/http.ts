@@ -1,4 +1,5 @@
 // Small pieces every route file shares: content types, the error responses they document, content negotiation.
+import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorSchema } from './schemas.js';
 
@@ -9,9 +10,9 @@ export const errorResponses = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSc
 
 /**
  * Sends a body the route wrote itself (the scoring responses are assembled from prepared
- * fragments); Fastify passes a string or Buffer through as it is.
+ * fragments, or streamed); Fastify passes a string, Buffer or stream through as it is.
  */
-export function sendWritten(reply: FastifyReply, contentType: string, body: string | Buffer): FastifyReply {
+export function sendWritten(reply: FastifyReply, contentType: string, body: string | Buffer | Readable): FastifyReply {
   return reply.type(contentType).send(body);
 }
 

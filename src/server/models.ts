@@ -17,6 +17,11 @@ export function servingModel(artifact: Artifact): ServingModel {
 
 /** Reads and verifies the artifact MODEL_PATH names now (following latest.json), exactly as at start-up. */
 export type ArtifactLoader = () => Promise<{ file: string; artifact: Artifact }>;
+/** Reads and verifies one version of the models folder. */
+export type VersionLoader = (version: string) => Promise<{ file: string; artifact: Artifact }>;
+
+/** What every process of the service is told to do with its models. */
+export type ModelChange = { kind: 'reload' } | { kind: 'challenger'; version: string | null };
 
 export interface ReloadOutcome {
   pid: number;
@@ -34,12 +39,14 @@ export interface ReloadOutcome {
  */
 export class ModelHolder {
   #champion: ServingModel;
+  #challenger: ServingModel | null = null;
   readonly counts = { reloads: 0, failedReloads: 0 };
   readonly #listeners: ((outcome: ReloadOutcome, champion: ServingModel) => void)[] = [];
 
   constructor(
     champion: ServingModel,
     private readonly load?: ArtifactLoader,
+    private readonly loadVersion?: VersionLoader,
   ) {
     this.#champion = champion;
   }
@@ -48,10 +55,37 @@ export class ModelHolder {
     return this.#champion;
   }
 
+  /** Scored beside the champion on every lead, its scores stored and never returned; null for none. */
+  get challenger(): ServingModel | null {
+    return this.#challenger;
+  }
+
+  setChallenger(next: ServingModel | null): void {
+    this.#challenger = next;
+  }
+
   replace(next: ServingModel): ServingModel {
     const previous = this.#champion;
     this.#champion = next;
     return previous;
+  }
+
+  /** Applies a change: a reload of the champion, or a new (or no) challenger. */
+  async apply(change: ModelChange): Promise<ReloadOutcome> {
+    if (change.kind === 'reload') return this.reload();
+    const previous = this.#challenger?.artifact.model_version ?? 'none';
+    if (change.version === null) {
+      this.#challenger = null;
+      return { pid: process.pid, ok: true, model_version: 'none', previous_version: previous };
+    }
+    try {
+      if (!this.loadVersion) throw new Error('this service was started without a models folder to load a challenger from');
+      const { file, artifact } = await this.loadVersion(change.version);
+      this.#challenger = servingModel(artifact);
+      return { pid: process.pid, ok: true, model_version: artifact.model_version, previous_version: previous, file };
+    } catch (error) {
+      return { pid: process.pid, ok: false, model_version: previous, previous_version: previous, error: (error as Error).message };
+    }
   }
 
   /** Called after every reload, successful or not (metrics count them and follow the served model). */

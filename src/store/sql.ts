@@ -21,6 +21,8 @@ export interface Dialect {
   readonly scoredAtMs: string;
   /** The UTC day of s.scored_at as `YYYY-MM-DD`. */
   readonly scoredDay: string;
+  /** True for the latest score of each lead: the one with the highest id. */
+  readonly current: string;
 }
 
 /** SQL text with `?` placeholders and their values in order; the text never holds a literal `?`. */
@@ -52,8 +54,6 @@ export function horizonCutoff(nowMs: number, horizonDays: number): string {
   return new Date(nowMs - horizonDays * DAY_MS).toISOString().slice(0, 10);
 }
 
-/** Only the latest score of each lead: no score of the same lead has a higher id. */
-const CURRENT = 'NOT EXISTS (SELECT 1 FROM scores n WHERE n.mql_id = s.mql_id AND n.id > s.id)';
 const FROM_SCORES = ' FROM scores s LEFT JOIN outcomes o ON o.mql_id = s.mql_id';
 const CONVERTED = 'o.converted';
 const LOST = '(NOT o.converted OR (o.converted IS NULL AND s.first_contact_date < ?))';
@@ -64,7 +64,7 @@ function outcomeExpression(sql: Sql, cutoff: string): Sql {
 }
 
 function whereFilter(sql: Sql, filter: PredictionFilter, cutoff: string): Sql {
-  sql.add(` WHERE ${CURRENT}`);
+  sql.add(` WHERE ${sql.dialect.current}`);
   if (filter.since) sql.add(' AND s.scored_at >= ').time(filter.since.getTime());
   if (filter.until) sql.add(' AND s.scored_at < ').time(filter.until.getTime());
   if (filter.tiers && filter.tiers.length) sql.add(' AND s.tier IN ').list(filter.tiers);
@@ -91,17 +91,26 @@ export function predictionsQuery(dialect: Dialect, filter: PredictionFilter, cut
   return sql;
 }
 
-export function toPrediction(row: unknown[]): Prediction {
-  return {
-    mql_id: row[0] as string,
-    first_contact_date: row[1] as string,
-    landing_page_id: row[2] as string,
-    origin: row[3] as string | null,
-    probability: row[4] as number,
-    tier: row[5] as Tier,
-    model_version: row[6] as string,
-    scored_at: new Date(row[7] as number).toISOString(),
-    outcome: row[8] as OutcomeStatus,
+/** Maps prediction rows; rows come ordered by scored_at, so the ISO text of the previous row's time is reused. */
+export function predictionMapper(): (row: unknown[]) => Prediction {
+  let lastMs = Number.NaN;
+  let lastIso = '';
+  return (row) => {
+    if (row[7] !== lastMs) {
+      lastMs = row[7] as number;
+      lastIso = new Date(lastMs).toISOString();
+    }
+    return {
+      mql_id: row[0] as string,
+      first_contact_date: row[1] as string,
+      landing_page_id: row[2] as string,
+      origin: row[3] as string | null,
+      probability: row[4] as number,
+      tier: row[5] as Tier,
+      model_version: row[6] as string,
+      scored_at: lastIso,
+      outcome: row[8] as OutcomeStatus,
+    };
   };
 }
 

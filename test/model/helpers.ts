@@ -4,8 +4,6 @@ import { sealArtifact, type Artifact } from '../../src/model/artifact.js';
 import { trainLeadModel, type TrainingOutcome } from '../../src/model/training.js';
 import { generateLeads } from '../fixtures/olist.js';
 
-export const SMALL_GRID = { C: [0.1, 1], minCategoryCount: [1, 3], features: [['origin', 'landing_page_id']] } as const;
-
 let cached: { leads: LabelledLead[]; outcome: TrainingOutcome } | undefined;
 
 export function trainedFixture(): { leads: LabelledLead[]; outcome: TrainingOutcome } {
@@ -13,7 +11,7 @@ export function trainedFixture(): { leads: LabelledLead[]; outcome: TrainingOutc
     const leads = generateLeads(3000, 5);
     const outcome = trainLeadModel(
       { leads, files: [{ file: 'generated.csv', sha256: '0'.repeat(64), rows: leads.length }], rejectedRows: 0 },
-      { holdoutFrom: '2018-04-01', grid: { C: [...SMALL_GRID.C], minCategoryCount: [...SMALL_GRID.minCategoryCount], features: SMALL_GRID.features.map((f) => [...f]) }, now: new Date('2026-01-02T03:04:05Z') },
+      { holdoutFrom: '2018-04-01', now: new Date('2026-01-02T03:04:05Z') },
     );
     cached = { leads, outcome };
   }

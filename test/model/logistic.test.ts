@@ -53,6 +53,53 @@ describe('fitLogistic', () => {
     expect(norm(fitLogistic(design, labels, { C: 0.01 }).weights)).toBeLessThan(norm(fitLogistic(design, labels, { C: 1 }).weights));
   });
 
+  it('matches weights computed independently (golden values)', () => {
+    // 24 leads, origins 0–2 and pages 3–6 one-hot, C = 0.5. Expected values from a separate dense
+    // Newton (IRLS) solve in numpy on the same design (X with an all-ones column, penalty ‖w‖²/(2C)
+    // on all but the intercept, iterated until the gradient's max-norm was 3e-16); the design and
+    // labels were drawn once with numpy.random.RandomState(3) and are written out here.
+    const rows = [[2, 5], [0, 5], [1, 6], [0, 3], [0, 4], [0, 6], [1, 5], [1, 4], [2, 3], [1, 5], [1, 4], [2, 4], [1, 5], [2, 3], [0, 6], [0, 5], [0, 6], [1, 3], [2, 6], [0, 4], [2, 6], [1, 6], [2, 3], [2, 4]];
+    const labels = [1, 0, 0, 1, 1, 1, 0, 1, 1, 1, 0, 0, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 1, 1];
+    const expected = [0.2346994511708018, -0.29683476170951295, -0.06936826939173298, 0.366203031101246, 0.6606497806398468, -0.09916511455421809, -0.0686106716327696, -0.49287399445285907];
+    const design = { rows: rows.length, activePerRow: 2, featureCount: 7, indices: Int32Array.from(rows.flat()) };
+    const fit = fitLogistic(design, labels, { C: 0.5, tolerance: 1e-12 });
+    expect(fit.converged).toBe(true);
+    expect(fit.intercept).toBeCloseTo(expected[0]!, 10);
+    fit.weights.forEach((w, j) => expect(w).toBeCloseTo(expected[j + 1]!, 10));
+  });
+
+  it('reports non-convergence instead of returning a half-fitted model as if it were done', () => {
+    const { design, labels } = fixtureDesign();
+    const fit = fitLogistic(design, labels, { C: 1, maxIterations: 1 });
+    expect(fit).toMatchObject({ converged: false, iterations: 1, maxIterations: 1, tolerance: 1e-8 });
+    expect(fit.gradientMaxNorm).toBeGreaterThan(1e-8);
+    expect(fitLogistic(design, labels, { C: 1 })).toMatchObject({ converged: true });
+  });
+
+  it('halves the step when a full Newton step would raise the loss, and still reaches the optimum', () => {
+    const { design, labels } = fixtureDesign();
+    const cold = fitLogistic(design, labels, { C: 1 });
+    expect(cold.halvings).toBe(0);
+    // From a start where every prediction is near 1 (log-odds about 6) the curvature is small, so
+    // the first Newton steps are too long and overshoot: the line search must cut them down.
+    const far = { intercept: 3, weights: new Float64Array(design.featureCount).fill(1) };
+    const warm = fitLogistic(design, labels, { C: 1, initial: far });
+    expect(warm.halvings).toBeGreaterThan(0);
+    expect(warm.converged).toBe(true);
+    expect(warm.intercept).toBeCloseTo(cold.intercept, 8);
+    warm.weights.forEach((w, j) => expect(w).toBeCloseTo(cold.weights[j]!, 8));
+  });
+
+  it('starts warm from given weights and needs fewer iterations near the optimum', () => {
+    const { design, labels } = fixtureDesign();
+    const atOne = fitLogistic(design, labels, { C: 1 });
+    const cold = fitLogistic(design, labels, { C: 1.2 });
+    const warm = fitLogistic(design, labels, { C: 1.2, initial: atOne });
+    expect(warm.iterations).toBeLessThan(cold.iterations);
+    warm.weights.forEach((w, j) => expect(w).toBeCloseTo(cold.weights[j]!, 8));
+    expect(() => fitLogistic(design, labels, { C: 1, initial: { intercept: 0, weights: new Float64Array(2) } })).toThrow(/initial model has 2 weights/);
+  });
+
   it('refuses a non-positive C and mismatched labels', () => {
     const { design, labels } = fixtureDesign();
     expect(() => fitLogistic(design, labels, { C: 0 })).toThrow(/C must be a positive number/);

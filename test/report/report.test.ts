@@ -25,11 +25,12 @@ describe('buildReport', () => {
     const html = await buildReport({ leads, rejectedRows: 2, artifact: outcome.artifact, generatedAt: new Date('2026-01-01T00:00:00Z') });
     expect(html.startsWith('<!doctype html>')).toBe(true);
     expect(unbalancedTags(html)).toEqual([]);
-    for (const id of ['data', 'overview', 'missing', 'cardinality', 'monthly', 'origin', 'pages', 'time-to-close', 'model', 'features', 'coefficients', 'metrics', 'tiers', 'limits', 'fingerprint']) {
+    for (const id of ['data', 'overview', 'missing', 'cardinality', 'monthly', 'origin', 'pages', 'time-to-close', 'model', 'features', 'coefficients', 'metrics', 'rolling-origin', 'tiers', 'limits', 'fingerprint']) {
       expect(html).toContain(`id="${id}"`);
     }
-    // long tail, month, origin, pages, time to close, ROC, PR, calibration, gains
-    expect(html.match(/<svg[\s>]/g)).toHaveLength(9);
+    // long tail, month, origin, pages, time to close, ROC, PR, calibration, gains, rolling origin
+    expect(html.match(/<svg[\s>]/g)).toHaveLength(10);
+    for (const month of outcome.artifact.metrics.rolling_origin.months) expect(html).toContain(`<td>${month.month}</td>`);
     expect(html).not.toMatch(/<(script|link|iframe|img)\b/i);
     expect(html).not.toMatch(/(src|href)\s*=\s*["']?(https?:)?\/\//i);
     expect(html).not.toMatch(/url\(\s*["']?(https?:)?\/\//i);

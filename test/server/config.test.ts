@@ -18,6 +18,10 @@ describe('loadConfig', () => {
       maxConnections: 4096,
       maxEventLoopDelayMs: 1000,
       metricsPublic: false,
+      store: { kind: 'sqlite', path: path.resolve('data/leadscore.db'), synchronous: 'normal' },
+      storeRetentionDays: null,
+      outcomeHorizonDays: 180,
+      challenger: null,
     });
   });
 
@@ -36,6 +40,10 @@ describe('loadConfig', () => {
       MAX_CONNECTIONS: '100',
       MAX_EVENT_LOOP_DELAY_MS: '0',
       METRICS_PUBLIC: 'true',
+      STORE_URL: 'postgres://scores:secret@db.internal:5432/leadscore',
+      STORE_RETENTION_DAYS: '365',
+      OUTCOME_HORIZON_DAYS: '90',
+      CHALLENGER: '20260101.abc',
       PATH: '/bin',
     });
     const everyRoleButAdmin = ['score', 'read', 'outcomes'];
@@ -56,7 +64,13 @@ describe('loadConfig', () => {
       maxConnections: 100,
       maxEventLoopDelayMs: 0,
       metricsPublic: true,
+      store: { kind: 'postgres', url: 'postgres://scores:secret@db.internal:5432/leadscore' },
+      storeRetentionDays: 365,
+      outcomeHorizonDays: 90,
+      challenger: '20260101.abc',
     });
+    expect(loadConfig({ STORE_URL: 'none' }).store).toEqual({ kind: 'none' });
+    expect(() => loadConfig({ STORE_URL: 'mysql://x' })).toThrow(/^invalid configuration: STORE_URL must be sqlite:<path>, postgres:\/\/… or none/);
     expect(loadConfig({ PORT: '' }).port).toBe(3000);
   });
 

@@ -1,5 +1,17 @@
 // Starts the real process entry (src/server/main.ts) as a child, for start-up and shutdown tests.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll } from 'vitest';
+
+// A test that fails or times out must not leave its server (or a cluster's workers) running.
+const children = new Set<ChildProcess>();
+afterAll(async () => {
+  const exits = [...children].map((child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once('exit', resolve))));
+  for (const child of children) child.kill('SIGTERM');
+  const forced = setTimeout(() => children.forEach((child) => child.kill('SIGKILL')), 3000);
+  await Promise.all(exits);
+  clearTimeout(forced);
+  children.clear();
+});
 
 export interface RunningServer {
   child: ChildProcess;
@@ -12,9 +24,10 @@ export interface RunningServer {
 export function spawnServer(env: Record<string, string>, entry = 'src/server/main.ts'): { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> } {
   // TypeScript entries run through tsx; a compiled one (the image's command) runs on plain node.
   const child = spawn(process.execPath, entry.endsWith('.ts') ? ['--import', 'tsx', entry] : [entry], {
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', SHUTDOWN_DRAIN_MS: '0', ...env },
+    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', SHUTDOWN_DRAIN_MS: '0', STORE_URL: 'none', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  children.add(child);
   let out = '';
   let err = '';
   child.stdout!.on('data', (chunk) => (out += chunk));

@@ -241,6 +241,18 @@ export function storeContract(name: string, makeHarness: () => Promise<StoreHarn
       expect((await store.health()).status).toBe('up');
     });
 
+    it('keeps taking writes while several exports wait on slow readers', async () => {
+      await record(Array.from({ length: 20 }, (_, i) => lead(i)), '2026-03-01T00:00:00.000Z');
+      const narrow = await harness.open({ ...options, poolSize: 1 }); // one connection for everything but exports
+      const exports = Array.from({ length: 3 }, () => narrow.exportPredictions({}, { chunkSize: 2 })[Symbol.asyncIterator]());
+      for (const paused of exports) expect((await paused.next()).value).toHaveLength(2);
+      await narrow.recordScores({ request_id: 'during-exports', scored_at: at('2026-03-02T00:00:00.000Z'), model_version: 'm1', leads: [lead(50)] });
+      expect((await narrow.listPredictions({}, { limit: 1 })).predictions[0]!.mql_id).toBe('lead-0050');
+      expect((await narrow.health()).status).toBe('up');
+      for (const paused of exports) await paused.return?.();
+      await narrow.close();
+    });
+
     it('sums current scores by day, ISO week and month', async () => {
       await record([lead(1, { tier: 'A', probability: 0.4 }), lead(2, { tier: 'B', probability: 0.2 })], '2026-03-01T23:59:59.999Z'); // a Sunday
       await record([lead(3, { tier: 'A', probability: 0.3 })], '2026-03-02T00:00:00.000Z'); // Monday

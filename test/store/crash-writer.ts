@@ -1,7 +1,9 @@
 // A child process for the crash test: writes batches to a SQLite store from several writers at once and prints each batch's number once it is committed.
+// Usage: crash-writer.ts <file> <leads per batch> <writers> <name>; batch k is request `<name>-k` and scores leads b<k>-0…,
+// so two such processes rescore each other's leads.
 import { openStore } from '../../src/store/index.js';
 
-const [file, leadsPerBatch, writers] = process.argv.slice(2).map((arg, i) => (i === 0 ? arg : Number(arg))) as [string, number, number];
+const [file, leadsPerBatch, writers, name] = [process.argv[2]!, Number(process.argv[3]), Number(process.argv[4]), process.argv[5]!];
 const store = (await openStore({ kind: 'sqlite', path: file, synchronous: 'normal' }))!;
 let next = 0;
 
@@ -16,7 +18,7 @@ async function writer(): Promise<never> {
       probability: (i % 100) / 100,
       tier: 'B' as const,
     }));
-    await store.recordScores({ request_id: `batch-${batch}`, scored_at: new Date(), model_version: 'm', leads });
+    await store.recordScores({ request_id: `${name}-${batch}`, scored_at: new Date(), model_version: 'm', leads });
     process.stdout.write(`${batch}\n`); // pipes are written synchronously on Linux: printed means acknowledged
   }
 }

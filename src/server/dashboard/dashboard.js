@@ -282,6 +282,7 @@ async function loadTierA() {
 
 /** @param {any} model */
 async function loadQuality(model) {
+  // The holdout figures come whole from the model's metadata (leads, calibration and all); the live ones from the store.
   const holdout = model.metrics?.holdout ?? {};
   /** @type {any} */
   let live = null;
@@ -302,30 +303,36 @@ async function loadQuality(model) {
   ];
   const rows = metrics.map(([label, names, higherIsBetter, digits]) => {
     const l = pick(live, ...names);
-    const o = pick(live?.holdout ?? holdout, ...names);
+    const o = pick(holdout, ...names);
     const better = l !== null && o !== null && (higherIsBetter ? l > o : l < o);
     const cell = h('td', { class: `num${l === null || o === null ? '' : better ? ' better' : ' worse'}` }, [fixed(l, digits)]);
     return [label, cell, fixed(o, digits)];
   });
-  rows.push(['Leads with an outcome', count(pick(live, 'leads')), count(pick(holdout, 'leads'))]);
-  rows.push(['Converted', count(pick(live, 'converted')), count(pick(holdout, 'converted'))]);
+  const liveLeads = pick(live, 'leads');
+  const liveConverted = pick(live, 'converted');
+  rows.push(['Leads with an outcome', count(liveLeads), count(pick(holdout, 'leads'))]);
+  rows.push(['Converted', liveConverted === null ? '—' : `${count(liveConverted)} (${pct(liveLeads ? liveConverted / liveLeads : null)})`, `${count(pick(holdout, 'converted'))} (${pct(pick(holdout, 'leads') ? (pick(holdout, 'converted') ?? 0) / (pick(holdout, 'leads') ?? 1) : null)})`]);
 
   const calibration = [];
-  for (const [source, bins] of /** @type {[string, any][]} */ ([['Holdout', (live?.holdout ?? holdout).calibration], ['Live', live?.calibration]])) {
+  for (const [source, bins] of /** @type {[string, any][]} */ ([['Holdout', holdout.calibration], ['Live', live?.calibration]])) {
     for (const bin of Array.isArray(bins) ? bins : []) {
       const predicted = pick(bin, 'meanPredicted', 'mean_predicted');
       const observed = pick(bin, 'observedRate', 'observed_rate');
       if (predicted !== null && observed !== null && (bin.count ?? 1) > 0) calibration.push({ source, predicted, observed, leads: bin.count });
     }
   }
+  const tiers = live?.tiers && liveLeads ? TIERS.filter((tier) => live.tiers[tier]?.leads) : [];
   const chart = chartBox('calibration');
   fill('quality', [
     table([{ label: 'Measure' }, { label: 'Live', num: true }, { label: 'Holdout', num: true }], rows),
-    h('p', { class: 'note' }, ['Live: the scored leads whose outcome is known; green where better than the holdout, red where worse.']),
     liveError
       ? unavailableNote(liveError)
-      : pick(live, 'roc_auc', 'rocAuc') === null && h('p', { class: 'note' }, ['No outcome known yet for the scored leads: POST /outcomes with the closed deals to measure live quality.']),
-    h('p', { class: 'note' }, ['Calibration: predicted probability against the conversion observed, per bin; the dashed line is perfect calibration.']),
+      : liveLeads
+        ? h('p', { class: 'note' }, ['Live: the stored leads whose outcome is known; green where better than the holdout, red where worse.'])
+        : h('p', { class: 'note' }, [String(live?.message ?? 'No stored lead has a known outcome yet.')]),
+    tiers.length > 0 &&
+      h('p', { class: 'note' }, [`Live conversion by tier: ${tiers.map((tier) => `${tier} ${pct(live.tiers[tier].conversion_rate)} of ${count(live.tiers[tier].leads)}`).join(' · ')}`]),
+    h('p', { class: 'note' }, ['Calibration: the conversion observed against the probability predicted, per bin (a dot grows with its leads); on the dashed line they agree.']),
     chart,
   ]);
   await draw(chart, 'calibration', calibration);
@@ -341,40 +348,58 @@ function unavailableNote(error) {
 async function loadDrift() {
   const drift = await api('model/drift');
   const features = /** @type {any[]} */ (drift.features ?? []);
+  const window = drift.window ?? {};
+  const leads = drift.count ?? drift.leads;
+  const over = window.last
+    ? `the last ${count(window.last)} leads scored (fewer than ${count(drift.min_count)} came in the window), from ${dateTime(window.since)}`
+    : `the leads scored since ${window.since ? dateTime(window.since) : '—'}`;
+  /** Score bins are named d1 … d10, the training scores' deciles. @param {string} feature @param {any} move */
+  const moveText = (feature, move) => {
+    const bin = String(move.bin ?? move.category);
+    const name = feature === 'score' && /^d\d+$/.test(bin) ? `decile ${bin.slice(1)}` : short(bin);
+    return `${name} ${pct(move.expected, 0)} → ${pct(move.observed, 0)}`;
+  };
   const chart = chartBox('drift');
-  const window = drift.window && typeof drift.window === 'object' ? Object.entries(drift.window).filter(([, v]) => typeof v === 'string' || typeof v === 'number') : [];
-  /** @param {any} move */
-  const moveText = (move) => `${short(String(move.category))} ${pct(move.expected, 0)} → ${pct(move.observed, 0)}`;
   fill('drift', [
     kpis([
-      ['Leads compared', count(drift.leads)],
-      ['Worst status', worstStatus(features)],
+      ['Leads compared', count(leads)],
+      ['Status', worstStatus(drift.status, features)],
     ]),
-    window.length > 0 && h('p', { class: 'note' }, [`Window: ${window.map(([k, v]) => `${k.replace(/_/g, ' ')} ${isTime(v) ? dateTime(String(v)) : v}`).join(', ')}`]),
+    h('p', { class: 'note' }, [
+      `Over ${over}${window.source === 'memory' ? ' (counted by this process: the store is off)' : ''}. `,
+      drift.thresholds ? `PSI under ${drift.thresholds.moderate} is stable, over ${drift.thresholds.significant} significant; ` : '',
+      drift.min_count ? `below ${count(drift.min_count)} leads a feature is not judged.` : '',
+    ]),
     chart,
     table(
-      [{ label: 'Feature' }, { label: 'PSI', num: true }, { label: 'JS distance', num: true }, { label: 'Status' }, { label: 'Largest moves', wrap: true }],
-      features.map((f) => [String(f.feature), fixed(f.psi), fixed(f.js_distance), h('td', {}, [badge(String(f.status).replace('_', ' '), String(f.status))]), (f.top_moves ?? []).slice(0, 3).map(moveText).join('; ') || '—']),
+      [{ label: 'Feature' }, { label: 'PSI', num: true }, { label: 'JS distance', num: true }, { label: 'Status' }, { label: 'Largest moves (training → now)', wrap: true }],
+      features.map((f) => [
+        String(f.feature),
+        fixed(f.psi),
+        fixed(f.js_distance),
+        h('td', {}, [badge(statusText(f.status), String(f.status))]),
+        h('td', { class: 'wrap' }, (f.top_movers ?? f.top_moves ?? []).slice(0, 3).flatMap((/** @type {any} */ move, /** @type {number} */ i) => [i ? h('br') : null, moveText(f.feature, move)])),
+      ]),
     ),
   ]);
   await draw(
     chart,
     'drift',
-    features.map((f) => ({ feature: String(f.feature), psi: typeof f.psi === 'number' ? f.psi : 0, status: String(f.status), label: f.status === 'insufficient_data' ? 'not enough leads' : fixed(f.psi) })),
+    features.map((f) => ({ feature: String(f.feature), psi: typeof f.psi === 'number' ? f.psi : 0, status: String(f.status), label: f.status === 'insufficient_data' ? 'too few leads to judge' : fixed(f.psi) })),
   );
 }
 
-/** @param {unknown} value */
-const isTime = (value) => typeof value === 'string' && /^\d{4}-\d\d-\d\dT/.test(value);
+/** @param {string} status */
+const statusText = (status) => (status === 'insufficient_data' ? 'too few leads' : status);
 
 /** @param {string} text */
 const short = (text) => (text.length > 14 ? `${text.slice(0, 12)}…` : text);
 
-/** @param {any[]} features */
-function worstStatus(features) {
+/** The report's overall status, or the worst of its features'. @param {string | undefined} overall @param {any[]} features */
+function worstStatus(overall, features) {
   const order = ['significant', 'moderate', 'stable', 'insufficient_data'];
-  const worst = order.find((status) => features.some((f) => f.status === status));
-  return worst ? badge(worst.replace('_', ' '), worst) : '—';
+  const worst = overall ?? order.find((status) => features.some((f) => f.status === status));
+  return worst ? badge(statusText(worst), worst) : '—';
 }
 
 /**
@@ -430,7 +455,7 @@ async function loadRequests() {
   }
   const minutes = since ? Math.max((now - since) / 60_000, 1 / 60) : null;
   const perMinute = (/** @type {number} */ n) => (minutes ? `${integer.format(n / minutes)}/min` : count(n));
-  const windowText = previous ? `over the last ${age(new Date(previous.at).toISOString()).replace(/ ago$/, '')}` : 'since the service started';
+  const windowText = previous ? `over the last ${minutes && minutes >= 1.5 ? `${Math.round(minutes)} minutes` : 'minute'}` : 'since the service started';
   const chart = chartBox('requests');
   fill('requests', [
     kpis([
@@ -471,12 +496,15 @@ function setStatus(text, error = false) {
   status.className = error ? 'error' : '';
 }
 
-/** The next refresh, a minute on; a hidden tab does not poll, and catches up when shown again. */
+/** When the last refresh began, whether it worked or not. */
+let lastAttempt = 0;
+
+/** The next refresh, a minute after the last began; a hidden tab does not poll, and catches up when shown again. */
 function scheduleRefresh() {
   clearTimeout(timer);
   timer = setTimeout(() => {
     if (!document.hidden) void refresh();
-  }, REFRESH_MS);
+  }, Math.max(0, lastAttempt + REFRESH_MS - Date.now()));
 }
 
 let refreshing = false;
@@ -495,6 +523,7 @@ async function refresh() {
 async function refreshPanels() {
   clearTimeout(timer);
   if (keysRequired && !apiKey) return askForKey();
+  lastAttempt = Date.now();
   setStatus('Refreshing…');
   /** @type {any} */
   let model;
@@ -553,7 +582,7 @@ byId('forget-key').addEventListener('click', () => {
 });
 byId('refresh').addEventListener('click', () => void refresh());
 document.addEventListener('visibilitychange', () => {
-  if (!document.hidden && document.body.dataset.loaded) void refresh();
+  if (!document.hidden && document.body.dataset.loaded) scheduleRefresh();
 });
 
 void refresh();

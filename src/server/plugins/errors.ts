@@ -55,8 +55,9 @@ async function errors(app: FastifyInstance, options: { bodyLimit: number }): Pro
     if (error instanceof HttpError && error.details && error.detailPaths && request.csvLines) {
       const lines = request.csvLines;
       error.details.forEach((detail, i) => {
-        const [field, index] = error.detailPaths![i] ?? [];
-        const line = field === 'leads' && typeof index === 'number' ? lines[index] : undefined;
+        // A CSV body becomes one array (leads, outcomes): its index is the row.
+        const index = error.detailPaths![i]?.[1];
+        const line = typeof index === 'number' ? lines[index] : undefined;
         if (line !== undefined) {
           detail.line = line;
           detail.message += ` (CSV line ${line})`;

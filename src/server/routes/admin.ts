@@ -3,14 +3,14 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { promoteArtifact } from '../../model/catalog.js';
 import { HttpError } from '../errors.js';
-import type { ReloadOutcome } from '../models.js';
+import type { ModelChange, ReloadOutcome } from '../models.js';
 import { ErrorSchema, ReloadResponseSchema } from '../schemas.js';
 
 export interface AdminOptions {
   /** MODEL_PATH: a models folder (with latest.json) or one artifact file; absent when the model was given in memory. */
   modelPath?: string;
-  /** Reloads every process of the service (every worker with WORKERS > 1) and reports each. */
-  reloadAll: () => Promise<ReloadOutcome[]>;
+  /** Applies a change in every process of the service (every worker with WORKERS > 1) and reports each. */
+  changeAll: (change: ModelChange) => Promise<ReloadOutcome[]>;
 }
 
 /** The outcome of a reload as the client sees it: 200 when every process serves the new model, else 422 naming the failures. */
@@ -38,7 +38,7 @@ const admin: FastifyPluginAsyncZod<AdminOptions> = async (app, options) => {
       security: app.security,
       response: adminResponses,
     },
-    handler: async () => reloadAnswer(await options.reloadAll()),
+    handler: async () => reloadAnswer(await options.changeAll({ kind: 'reload' })),
   });
 
   app.post('/admin/model/promote', {
@@ -57,8 +57,20 @@ const admin: FastifyPluginAsyncZod<AdminOptions> = async (app, options) => {
       } catch (error) {
         throw new HttpError(/no verified artifact/.test((error as Error).message) ? 404 : 400, (error as Error).message);
       }
-      return reloadAnswer(await options.reloadAll());
+      return reloadAnswer(await options.changeAll({ kind: 'reload' }));
     },
+  });
+
+  app.post('/admin/model/challenger', {
+    onRequest: app.requireRole('admin'),
+    schema: {
+      summary: 'Score every lead also with this version of the models folder, in the shadow (stored, never returned); null stops',
+      tags: ['admin'],
+      security: app.security,
+      body: z.object({ version: z.string().min(1).nullable() }),
+      response: adminResponses,
+    },
+    handler: async (request) => reloadAnswer(await options.changeAll({ kind: 'challenger', version: request.body.version })),
   });
 };
 

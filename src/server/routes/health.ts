@@ -7,15 +7,22 @@ const health: FastifyPluginAsyncZod = async (app) => {
   const startedAt = Date.now();
 
   app.get('/health', {
-    schema: { summary: 'Readiness: 200 while the model is loaded and work is accepted, 503 once shutdown began', tags: ['ops'], response: { 200: HealthResponseSchema, 503: HealthResponseSchema } },
+    schema: {
+      summary: 'Readiness: 200 while the model is loaded and scores can be recorded; 503 once shutdown began, or while the store cannot take a write',
+      tags: ['ops'],
+      response: { 200: HealthResponseSchema, 503: HealthResponseSchema },
+    },
     handler: async (_request, reply) => {
       if (app.shuttingDown) return reply.code(503).send({ status: 'shutting_down' });
       const { artifact } = app.models.champion;
-      return {
-        status: 'ok' as const,
+      // Not ready while every score would be refused: the load balancer sends the work to replicas that can record it.
+      const store = app.store ? await app.store.health() : { status: 'off' as const };
+      return reply.code(store.status === 'down' ? 503 : 200).send({
+        status: store.status === 'down' ? ('store_unavailable' as const) : ('ok' as const),
         model: { version: artifact.model_version, created_at: artifact.created_at, sha256: artifact.sha256 },
+        store,
         uptime_s: Math.round((Date.now() - startedAt) / 100) / 10,
-      };
+      });
     },
   });
 

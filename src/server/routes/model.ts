@@ -47,7 +47,7 @@ const model: FastifyPluginAsyncZod<{ modelPath?: string }> = async (app, { model
           file: path.basename(file),
           champion: artifact.sha256 === served.sha256,
           default: catalog.defaultFile === file,
-          challenger: false,
+          challenger: artifact.sha256 === app.models.challenger?.artifact.sha256,
           metrics: artifact.metrics,
         })),
         refused: catalog.refused.map(({ file, reason }) => ({ file: path.basename(file), reason })),

@@ -2,8 +2,9 @@
 import type { Migration } from './index.js';
 
 /*
- * A lead's current score is its score with the highest id: nothing is updated when a lead is
- * rescored, so replicas writing the same lead at once can never leave two "current" rows.
+ * A lead's current score is its score with the highest id. On PostgreSQL that is derived when
+ * read (nothing is updated when a lead is rescored, so replicas writing the same lead at once can
+ * never leave two current rows); SQLite, with one writer at a time, keeps it as is_current.
  * Indexes: (scored_at, id) serves the newest-first pages, time windows and retention;
  * (mql_id, id) finds a lead's history and whether a score is the latest.
  */
@@ -24,7 +25,8 @@ export const migration: Migration = {
       request_id TEXT NOT NULL,
       challenger_version TEXT,
       challenger_probability REAL CHECK (challenger_probability >= 0 AND challenger_probability <= 1),
-      challenger_tier TEXT CHECK (challenger_tier IN ('A', 'B', 'C', 'D'))
+      challenger_tier TEXT CHECK (challenger_tier IN ('A', 'B', 'C', 'D')),
+      is_current INTEGER NOT NULL DEFAULT 1 CHECK (is_current IN (0, 1))
     ) STRICT;
     -- an index on a rowid table ends with the rowid: these are (scored_at, id) and (mql_id, id)
     CREATE INDEX scores_scored_at ON scores (scored_at);

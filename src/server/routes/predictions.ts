@@ -1,0 +1,87 @@
+// The dashboards' API over stored scores: list (or export as CSV), one lead's history, daily summaries.
+import { Readable } from 'node:stream';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { csvCell } from '../../data/csv-write.js';
+import { MISSING } from '../../features/pipeline.js';
+import type { Prediction, PredictionFilter, Store } from '../../store/index.js';
+import { HttpError } from '../errors.js';
+import { CSV_TYPE, sendWritten, wantsCsv } from '../http.js';
+import { ErrorSchema, LeadHistorySchema, PredictionPageSchema, PredictionQuerySchema, SummaryQuerySchema, SummarySchema } from '../schemas.js';
+
+const EXPORT_COLUMNS = ['mql_id', 'first_contact_date', 'landing_page_id', 'origin', 'probability', 'tier', 'model_version', 'scored_at', 'outcome'] as const;
+
+/** One CSV line; text cells go through csvCell (quoting and formula neutralisation), numbers as the shortest exact text. */
+function exportLine(p: Prediction): string {
+  return `${csvCell(p.mql_id)},${csvCell(p.first_contact_date)},${csvCell(p.landing_page_id)},${p.origin === null ? '' : csvCell(p.origin)},${p.probability},${p.tier},${csvCell(p.model_version)},${p.scored_at},${p.outcome}\n`;
+}
+
+/** Every matching row, a chunk at a time: memory stays flat however many rows the export has. */
+async function* exportCsv(store: Store, filter: PredictionFilter): AsyncGenerator<string> {
+  yield `${EXPORT_COLUMNS.join(',')}\n`;
+  for await (const chunk of store.exportPredictions(filter)) {
+    let text = '';
+    for (const prediction of chunk) text += exportLine(prediction);
+    yield text;
+  }
+}
+
+const readResponses = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 503: ErrorSchema };
+
+const predictions: FastifyPluginAsyncZod = async (app) => {
+  const guard = [...app.requireRole('read'), ...app.requireStore];
+  const store = () => app.store!;
+
+  app.get('/predictions', {
+    onRequest: guard,
+    schema: {
+      summary: 'Stored current scores, newest first, with filters and cursor pages; with Accept: text/csv every matching row as CSV',
+      tags: ['predictions'],
+      security: app.security,
+      querystring: PredictionQuerySchema,
+      response: { 200: PredictionPageSchema, ...readResponses },
+    },
+    handler: async (request, reply) => {
+      const { since, until, tier, origin, landing_page_id, model_version, outcome, limit, cursor } = request.query;
+      const filter: PredictionFilter = { since, until, tiers: tier, origin: origin === MISSING ? null : origin, landing_page_id, model_version, outcome };
+      if (wantsCsv(request, reply)) {
+        reply.header('content-disposition', 'attachment; filename="predictions.csv"');
+        return sendWritten(reply, CSV_TYPE, Readable.from(exportCsv(store(), filter)));
+      }
+      return store().listPredictions(filter, { limit, cursor });
+    },
+  });
+
+  app.get('/predictions/summary', {
+    onRequest: guard,
+    schema: {
+      summary: 'Stored current scores by the day, week or month they were scored: leads, tiers, mean probability, conversions',
+      tags: ['predictions'],
+      security: app.security,
+      querystring: SummaryQuerySchema,
+      response: { 200: SummarySchema, ...readResponses },
+    },
+    handler: async (request) => {
+      const { since, until, interval } = request.query;
+      return { interval, buckets: await store().summarize({ since, until }, interval) };
+    },
+  });
+
+  app.get('/predictions/:mql_id', {
+    onRequest: guard,
+    schema: {
+      summary: 'One lead: its current score, every earlier one and its outcome',
+      tags: ['predictions'],
+      security: app.security,
+      params: z.object({ mql_id: z.string().min(1).max(128) }),
+      response: { 200: LeadHistorySchema, ...readResponses },
+    },
+    handler: async (request) => {
+      const lead = await store().getLead(request.params.mql_id);
+      if (!lead) throw new HttpError(404, `lead ${JSON.stringify(request.params.mql_id)} has never been scored`);
+      return lead;
+    },
+  });
+};
+
+export default predictions;
