@@ -4,8 +4,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 
-/** Debian's package (apt-get install -y chromium); playwright-core never downloads a browser of its own. */
-export const CHROMIUM = '/usr/bin/chromium';
+/**
+ * Debian's package (apt-get install -y chromium); playwright-core never downloads a browser of its own.
+ * CHROMIUM_PATH names another Chromium-based browser, such as the Chrome of CircleCI's -browsers images.
+ */
+export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 /** A browser with a new empty profile, removed on close; the flags keep Chromium off the network it would otherwise call home on. */
 export async function launchChromium(options: { width?: number; height?: number; timezoneId?: string } = {}): Promise<{ context: BrowserContext; close: () => Promise<void> }> {

@@ -1,6 +1,6 @@
-// The shipping files: what the Dockerfile and the CircleCI config promise, checked without Docker or CircleCI.
+// The shipping files: what the Dockerfile, the CircleCI config and the README promise, checked without Docker or CircleCI.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -83,8 +83,19 @@ describe('.circleci/config.yml', () => {
     expect(JSON.stringify(config)).toContain('{{ checksum \\"package-lock.json\\" }}');
     expect(JSON.stringify(config.jobs.train)).toMatch(/--min-auc 0\.68/);
     expect(JSON.stringify(config.jobs.train)).toContain('store_artifacts');
+    expect(JSON.stringify(config.jobs.test)).toContain('"path":".tmp/dashboard.png"'); // the browser test's screenshot
     const [workflow] = Object.values(config.workflows) as { jobs: (string | Record<string, { filters?: unknown }>)[] }[];
     const image = workflow!.jobs.find((job) => typeof job !== 'string' && 'image' in job) as Record<string, { filters: unknown }>;
     expect(image.image!.filters).toEqual({ branches: { only: 'main' } });
+  });
+});
+
+describe('README', () => {
+  it('shows the dashboard with a committed picture small enough for a README', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const section = readme.slice(readme.indexOf('## Dashboard'));
+    const picture = /!\[[^\]]+\]\((docs\/[\w.-]+\.png)\)/.exec(section)?.[1];
+    expect(picture).toBeDefined();
+    expect(statSync(picture!).size).toBeLessThan(300 * 1024);
   });
 });
