@@ -1,6 +1,6 @@
-// The shipping files: what the Dockerfile and the CircleCI config promise, checked without Docker or CircleCI.
+// The shipping files: what the Dockerfile, the CircleCI config and the README promise, checked without Docker or CircleCI.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -53,6 +53,11 @@ describe('Dockerfile', () => {
       expect(health.status).toBe(200);
       const shipped = JSON.parse(readFileSync('artifacts/latest.json', 'utf8'));
       expect((await health.json()).model.version).toBe(shipped.model_version);
+      // The build copies the dashboard's own files beside the compiled route, and the image has Vega's builds.
+      const page = await (await fetch(`http://127.0.0.1:${port}/dashboard`)).text();
+      const files = [...page.matchAll(/(?:src|href)="(dashboard\/assets\/[^"]+)"/g)].map((m) => m[1]!);
+      expect(files.length).toBeGreaterThanOrEqual(4);
+      for (const file of files) expect((await fetch(`http://127.0.0.1:${port}/${file}`)).status, file).toBe(200);
       server.child.kill('SIGTERM');
       expect(await server.exited).toBe(0);
     });
@@ -80,6 +85,7 @@ describe('.circleci/config.yml', () => {
     expect(JSON.stringify(config)).toContain('{{ checksum \\"package-lock.json\\" }}');
     expect(JSON.stringify(config.jobs.train)).toMatch(/--min-auc 0\.68/);
     expect(JSON.stringify(config.jobs.train)).toContain('store_artifacts');
+    expect(JSON.stringify(config.jobs.test)).toContain('"path":".tmp/dashboard.png"'); // the browser test's screenshot
     const [workflow] = Object.values(config.workflows) as { jobs: (string | Record<string, { filters?: unknown }>)[] }[];
     const image = workflow!.jobs.find((job) => typeof job !== 'string' && 'image' in job) as Record<string, { filters: unknown }>;
     expect(image.image!.filters).toEqual({ branches: { only: 'main' } });
@@ -135,5 +141,15 @@ describe('.circleci/config.yml', () => {
       expect(readdirSync(path.join(dir, 'artifacts')).sort()).toEqual(readdirSync(path.join(dir, 'build/model')).sort());
       expect(JSON.parse(readFileSync(path.join(dir, 'artifacts/latest.json'), 'utf8')).model_version).toBe('trained');
     });
+  });
+});
+
+describe('README', () => {
+  it('shows the dashboard with a committed picture small enough for a README', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const section = readme.slice(readme.indexOf('## Dashboard'));
+    const picture = /!\[[^\]]+\]\((docs\/[\w.-]+\.png)\)/.exec(section)?.[1];
+    expect(picture).toBeDefined();
+    expect(statSync(picture!).size).toBeLessThan(300 * 1024);
   });
 });

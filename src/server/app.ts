@@ -24,6 +24,7 @@ import scoring from './plugins/scoring.js';
 import store from './plugins/store.js';
 import admin from './routes/admin.js';
 import batch from './routes/batch.js';
+import dashboard from './routes/dashboard.js';
 import health from './routes/health.js';
 import model from './routes/model.js';
 import outcomes from './routes/outcomes.js';
@@ -119,6 +120,7 @@ export async function buildApp(options: AppOptions) {
   await app.register(predictions);
   await app.register(outcomes, { maxOutcomes: config.maxBatch, bodyLimit: config.bodyLimit });
   await app.register(quality);
+  await app.register(dashboard, { keysRequired: config.apiKeys.length > 0 });
   await app.register(admin, { modelPath: config.modelPath, changeAll: options.changeAll ?? (async (change) => [await app.models.apply(change)]) });
   await app.register(v2, { prefix: '/v2', maxBatch: config.maxBatch, bodyLimit: config.bodyLimit });
   return app;
