@@ -24,7 +24,10 @@ export interface RunningServer {
 export function spawnServer(env: Record<string, string>, entry = 'src/server/main.ts'): { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> } {
   // TypeScript entries run through tsx; a compiled one (the image's command) runs on plain node.
   const child = spawn(process.execPath, entry.endsWith('.ts') ? ['--import', 'tsx', entry] : [entry], {
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', SHUTDOWN_DRAIN_MS: '0', STORE_URL: 'none', ...env },
+    // No load shedding: the suite runs many processes on two cores, where a process that has just
+    // started lags well past a second and would shed the test's own requests (hardening.test.ts
+    // tests the shedding itself). No store unless a test asks for one.
+    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', SHUTDOWN_DRAIN_MS: '0', STORE_URL: 'none', MAX_EVENT_LOOP_DELAY_MS: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
