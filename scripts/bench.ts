@@ -183,6 +183,21 @@ const predict8 = await alternate('/predict, 8 connections', () => load(service, 
 const predict64 = await alternate('/predict, 64 connections', () => load(service, '/predict', predictBodies, 64), () => load(bare, '/predict', predictBodies, 64));
 const batch = await alternate('/batch-predict, 1,000 leads', () => load(service, '/batch-predict', batchBodies, 8), () => load(bare, '/batch-predict', batchBodies, 8));
 const peakRss = peakRssMb(service.child.pid!);
+// The Open Inference Protocol route against /batch-predict on the same server, the same 1,000
+// leads per request, sent as MLServer's pandas codec sends a DataFrame (one BYTES column per field).
+const v2Bodies = Array.from({ length: 20 }, (_, i) => {
+  const leads = pool.slice(i * 500, i * 500 + 1000);
+  const column = (name: keyof Lead) => ({ name, datatype: 'BYTES', shape: [leads.length, 1], parameters: { content_type: 'str' }, data: leads.map((lead) => lead[name]) });
+  return JSON.stringify({ id: `bench-${i}`, parameters: { content_type: 'pd' }, inputs: (['mql_id', 'first_contact_date', 'landing_page_id', 'origin'] as const).map(column) });
+});
+const v2Runs: { v2: Load[]; batch: Load[] } = { v2: [], batch: [] };
+for (let round = 1; round <= ROUNDS; round++) {
+  v2Runs.v2.push(await load(service, '/v2/models/lead-conversion/infer', v2Bodies, 8));
+  v2Runs.batch.push(await load(service, '/batch-predict', batchBodies, 8));
+  say(`  /v2 infer vs /batch-predict, 1,000 leads, round ${round}: ${v2Runs.v2.at(-1)!.requestsPerSecond.toFixed(0)} vs ${v2Runs.batch.at(-1)!.requestsPerSecond.toFixed(0)} req/s`);
+}
+const v2Rps = median(v2Runs.v2.map((l) => l.requestsPerSecond));
+const v2BatchRps = median(v2Runs.batch.map((l) => l.requestsPerSecond));
 await stop(service);
 await stop(bare);
 
@@ -199,6 +214,13 @@ const results = {
     cpu_micros_per_lead: { service: batch.service.cpuMicrosPerRequest / 1000, json_floor: batch.bare.cpuMicrosPerRequest / 1000 },
     ratio_cpu_efficiency: ratio(batch.bare.cpuMicrosPerRequest, batch.service.cpuMicrosPerRequest),
     errors: batch.service.errors,
+  },
+  v2_infer_1000: {
+    v2_leads_per_s: v2Rps * 1000,
+    batch_leads_per_s: v2BatchRps * 1000,
+    ratio: ratio(v2Rps, v2BatchRps),
+    cpu_micros_per_lead: { v2: median(v2Runs.v2.map((l) => l.cpuMicrosPerRequest)) / 1000, batch: median(v2Runs.batch.map((l) => l.cpuMicrosPerRequest)) / 1000 },
+    errors: v2Runs.v2.reduce((total, l) => total + l.errors, 0),
   },
   scoring_in_process_leads_per_s: Math.round(scoringLeadsPerSecond),
   cold_start_ms: { median: Math.round(median(coldStarts)), runs: coldStarts.map(Math.round) },
@@ -220,6 +242,7 @@ console.log(
     row('/predict server CPU per request, 8 / 64 connections', `${predict8.service.cpuMicrosPerRequest.toFixed(0)} / ${predict64.service.cpuMicrosPerRequest.toFixed(0)} µs vs ${predict8.bare.cpuMicrosPerRequest.toFixed(0)} / ${predict64.bare.cpuMicrosPerRequest.toFixed(0)} µs (efficiency **${results.predict_8.ratio_cpu_efficiency}× / ${results.predict_64.ratio_cpu_efficiency}×**)`, '(context)'),
     row('/batch-predict leads/s (1,000 per request)', `${results.batch_1000.service_leads_per_s.toFixed(0)} vs JSON floor ${results.batch_1000.json_floor_leads_per_s.toFixed(0)} = **${results.batch_1000.ratio}×**`, '≥ 0.7×'),
     row('/batch-predict server CPU per lead', `${results.batch_1000.cpu_micros_per_lead.service.toFixed(2)} µs vs ${results.batch_1000.cpu_micros_per_lead.json_floor.toFixed(2)} µs (efficiency **${results.batch_1000.ratio_cpu_efficiency}×**)`, '(context)'),
+    row('/v2 infer vs /batch-predict, leads/s (1,000 per request, same server)', `${results.v2_infer_1000.v2_leads_per_s.toFixed(0)} vs ${results.v2_infer_1000.batch_leads_per_s.toFixed(0)} = **${results.v2_infer_1000.ratio}×** (CPU per lead ${results.v2_infer_1000.cpu_micros_per_lead.v2.toFixed(2)} vs ${results.v2_infer_1000.cpu_micros_per_lead.batch.toFixed(2)} µs, ${results.v2_infer_1000.errors} errors)`, '≥ 0.8×'),
     row('scoring in-process, leads/s (with explanation)', results.scoring_in_process_leads_per_s.toLocaleString('en-US'), '≥ 2,000,000'),
     row('cold start, spawn → first 200 on /health', `${results.cold_start_ms.median} ms (runs: ${results.cold_start_ms.runs.join(', ')})`, '≤ 500 ms'),
     row('peak RSS during the batch runs', `${results.peak_rss_mb_during_batch} MB`, '≤ 150 MB'),

@@ -1,6 +1,8 @@
 // The shipping files: what the Dockerfile, the CircleCI config and the README promise, checked without Docker or CircleCI.
 import { execFile } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -87,6 +89,58 @@ describe('.circleci/config.yml', () => {
     const [workflow] = Object.values(config.workflows) as { jobs: (string | Record<string, { filters?: unknown }>)[] }[];
     const image = workflow!.jobs.find((job) => typeof job !== 'string' && 'image' in job) as Record<string, { filters: unknown }>;
     expect(image.image!.filters).toEqual({ branches: { only: 'main' } });
+  });
+
+  describe('the image ships the model the train job just produced', () => {
+    type Step = string | { run?: { command?: string }; attach_workspace?: { at: string }; persist_to_workspace?: { root: string; paths: string[] } };
+    const steps = (job: string) => config.jobs[job].steps as Step[];
+    const objects = (job: string) => steps(job).map((step) => (typeof step === 'string' ? {} : step));
+    const imageSteps = objects('image');
+    const index = (pattern: RegExp) => imageSteps.findIndex((step) => pattern.test(step.run?.command ?? ''));
+    const attach = imageSteps.findIndex((step) => step.attach_workspace);
+    const replace = index(/\brm -rf artifacts\b/);
+    const build = index(/\bdocker build\b/);
+    const check = index(/\bdocker run\b/);
+    const push = index(/\bdocker push\b/);
+    const command = (at: number) => imageSteps[at]?.run?.command ?? '';
+
+    it('after train, attaches the folder train persisted, puts it in place of artifacts/, builds, checks, then pushes', () => {
+      const [workflow] = Object.values(config.workflows) as { jobs: (string | Record<string, { requires?: string[] }>)[] }[];
+      const image = workflow!.jobs.find((job) => typeof job !== 'string' && 'image' in job) as Record<string, { requires: string[] }>;
+      expect(image.image!.requires).toContain('train');
+      // train writes the model into build/model and persists exactly that folder; image attaches it there
+      expect(JSON.stringify(config.jobs.train)).toContain('--out build/model');
+      expect(objects('train').find((step) => step.persist_to_workspace)?.persist_to_workspace).toEqual({ root: 'build', paths: ['model'] });
+      expect(imageSteps[attach]?.attach_workspace?.at).toBe('build');
+      expect(command(replace)).toMatch(/cp -R build\/model artifacts/);
+      expect([attach, replace, build, check, push].every((index) => index >= 0)).toBe(true);
+      expect(attach < replace && replace < build && build < check && check < push).toBe(true);
+      // The Dockerfile takes the model from artifacts/ of the build context, where the trained one now is.
+      expect(runtime).toContain('COPY artifacts ./artifacts');
+      expect(command(check)).toMatch(/build\/model\/latest\.json/);
+    });
+
+    it('the replacing step leaves exactly the trained files in artifacts/, and stops when there is none', async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'leadscore-ci-'));
+      const write = (file: string, text: string) => {
+        mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+        writeFileSync(path.join(dir, file), text);
+      };
+      write('artifacts/latest.json', JSON.stringify({ artifact: 'lead-conversion-committed.json', model_version: 'committed' }));
+      write('artifacts/lead-conversion-committed.json', '{}');
+      write('artifacts/charts/gains.svg', '<svg/>');
+      const script = command(replace);
+      await expect(run('bash', ['-eo', 'pipefail', '-c', script], { cwd: dir })).rejects.toMatchObject({ stdout: expect.stringMatching(/no trained model/) });
+      expect(readdirSync(path.join(dir, 'artifacts')).sort()).toEqual(['charts', 'latest.json', 'lead-conversion-committed.json']);
+
+      write('build/model/latest.json', JSON.stringify({ artifact: 'lead-conversion-trained.json', model_version: 'trained' }));
+      write('build/model/lead-conversion-trained.json', '{}');
+      write('build/model/lead-conversion-trained.report.html', '<html/>');
+      const { stdout } = await run('bash', ['-eo', 'pipefail', '-c', script], { cwd: dir });
+      expect(stdout).toMatch(/shipping model trained/);
+      expect(readdirSync(path.join(dir, 'artifacts')).sort()).toEqual(readdirSync(path.join(dir, 'build/model')).sort());
+      expect(JSON.parse(readFileSync(path.join(dir, 'artifacts/latest.json'), 'utf8')).model_version).toBe('trained');
+    });
   });
 });
 

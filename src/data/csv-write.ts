@@ -8,8 +8,8 @@ const NEEDS_QUOTES = /[",\r\n]/;
 
 /**
  * Whether a spreadsheet would read a cell starting with this UTF-16 unit as a formula (OWASP,
- * "CSV Injection"): = + - @, tab and carriage return, and the full-width = + - @ that some
- * spreadsheets (Apple Numbers) fold into their ASCII forms before deciding.
+ * "CSV Injection"): = + - @, tab and carriage return; and the full-width = + - @, which
+ * csv-stringify neutralises too because Apple Numbers reads them as the ASCII ones.
  */
 function startsFormula(code: number): boolean {
   switch (code) {

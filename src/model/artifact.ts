@@ -62,6 +62,28 @@ const SelectionSchema = z.object({
   chosen: HyperParametersSchema,
 });
 
+/**
+ * Where a model's leads came from when it was trained from the lead-score store (alone or with
+ * the Olist files): each source's location (a store without credentials), its counts and a
+ * fingerprint of the labelled leads read from it. Absent for a model trained from files only.
+ */
+export const TrainingSourceSchema = z.object({
+  kind: z.enum(['store', 'files']),
+  /** `sqlite:/abs/path.db` or `postgres://user@host:5432/db` (never a password), or the data folder. */
+  location: z.string(),
+  /** Leads with a known outcome read from it, and how many of them converted. */
+  leads: z.number(),
+  converted: z.number(),
+  /** sha256 of those leads (the four fields and the label, in mql_id order). */
+  sha256: z.string(),
+  /** Leads of it in the training set: every lead of the store; a file's leads minus those the store also holds. */
+  used: z.number(),
+  /** Files only: leads the store also holds, whose outcome was taken from the store, and how many of those it changed. */
+  shared_with_store: z.number().optional(),
+  outcome_changed_by_store: z.number().optional(),
+});
+export type TrainingSource = z.infer<typeof TrainingSourceSchema>;
+
 export const ArtifactSchema = z.object({
   format: z.literal(ARTIFACT_FORMAT),
   format_version: z.literal(ARTIFACT_FORMAT_VERSION),
@@ -74,6 +96,7 @@ export const ArtifactSchema = z.object({
     rejected_rows: z.number(),
     first_contact_from: z.string(),
     first_contact_to: z.string(),
+    sources: z.array(TrainingSourceSchema).optional(),
   }),
   pipeline: PipelineStateSchema,
   model: z.object({
@@ -245,11 +268,16 @@ export interface PublishOptions {
   companions?: { name: string; content: string | Uint8Array }[];
   /** The file writer; tests pass one that fails to check that nothing is left half-done. */
   writeFile?: (file: string, content: string | Uint8Array) => Promise<void>;
+  /**
+   * Whether the folder's pointer moves to the new artifact once it is complete (default true).
+   * False saves the artifact beside the default without changing it: the promotion gate decides.
+   */
+  makeDefault?: boolean;
 }
 
 /**
  * Saves the artifact and its companions, and only when every one of them is complete on disk
- * moves the folder's default pointer to it. Everything is first written under temporary names;
+ * moves the folder's default pointer to it (unless `makeDefault` is false). Everything is first written under temporary names;
  * on any failure the temporary files, and any new file already renamed into place, are removed
  * and the pointer is left as it was. Returns the artifact's path.
  */
@@ -263,7 +291,7 @@ export async function publishArtifact(artifact: Artifact, dir: string, options: 
       if (name.includes('/') || name === POINTER_FILE) throw new ArtifactError(name, 'a companion file must be a plain name in the artifact folder');
       return { target: path.join(dir, name), content };
     }),
-    { target: path.join(dir, POINTER_FILE), content: `${JSON.stringify(pointer, null, 2)}\n` },
+    ...(options.makeDefault === false ? [] : [{ target: path.join(dir, POINTER_FILE), content: `${JSON.stringify(pointer, null, 2)}\n` }]),
   ].map((output) => ({ ...output, temporary: temporaryName(output.target) }));
   const renamed: string[] = [];
   try {

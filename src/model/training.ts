@@ -5,7 +5,7 @@ import type { LabelledLead, Lead } from '../features/lead.js';
 import { isoDay } from '../features/lead.js';
 import { Pipeline, type FeatureName, type PipelineSettings } from '../features/pipeline.js';
 import { fitLogistic, linearScore, predictProbabilities, type FitResult, type LogisticModel } from './logistic.js';
-import { ARTIFACT_FORMAT, ARTIFACT_FORMAT_VERSION, canonicalJson, sealArtifact, type Artifact, type ArtifactBody } from './artifact.js';
+import { ARTIFACT_FORMAT, ARTIFACT_FORMAT_VERSION, canonicalJson, sealArtifact, type Artifact, type ArtifactBody, type TrainingSource } from './artifact.js';
 import { buildDriftReference } from './drift.js';
 import { fitReferencePipeline } from './reference-pipeline.js';
 import { interceptShift } from './recalibration.js';
@@ -495,6 +495,8 @@ export interface TrainingInput {
   leads: readonly LabelledLead[];
   files: { file: string; sha256: string; rows: number }[];
   rejectedRows: number;
+  /** Where the leads came from, when the lead-score store is one of the sources (recorded in training_data). */
+  sources?: TrainingSource[];
 }
 
 export interface TrainingOptions {
@@ -564,7 +566,10 @@ export function trainLeadModel(input: TrainingInput, options: TrainingOptions): 
   const pipelineState = final.pipeline.toJSON();
   const days = input.leads.map((lead) => isoDay(lead.first_contact_date)).sort();
   const createdAt = (options.now ?? new Date()).toISOString();
-  const identity = createHash('sha256').update(canonicalJson({ pipelineState, weights, intercept: final.model.intercept, files: input.files })).digest('hex');
+  // The sources' fingerprints take part only when there are any, so a model trained from files keeps its version.
+  const identity = createHash('sha256')
+    .update(canonicalJson({ pipelineState, weights, intercept: final.model.intercept, files: input.files, ...(input.sources ? { sources: input.sources } : {}) }))
+    .digest('hex');
   // Tiers and the drift reference come from the shipped model's own scores, after the shift.
   const trainingScores = scoreLeads(final, input.leads);
   const tiers = tierCutPoints(trainingScores);
@@ -581,6 +586,7 @@ export function trainLeadModel(input: TrainingInput, options: TrainingOptions): 
       rejected_rows: input.rejectedRows,
       first_contact_from: days[0]!,
       first_contact_to: days.at(-1)!,
+      ...(input.sources ? { sources: input.sources } : {}),
     },
     pipeline: pipelineState,
     model: {

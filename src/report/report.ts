@@ -249,7 +249,15 @@ export async function buildReportWithCharts(input: ReportInput): Promise<{ html:
       : []),
   ];
   const missing = missingValues(leads);
-  const dataFiles = artifact.training_data.files.map((f) => `<li><code>${escapeHtml(f.file)}</code>: ${integer(f.rows)} rows, sha256 <code>${f.sha256.slice(0, 16)}…</code></li>`).join('');
+  const dataFiles = [
+    ...(artifact.training_data.sources ?? []).map(
+      (s) =>
+        `<li>${s.kind === 'store' ? 'lead-score store' : 'data files'} <code>${escapeHtml(s.location)}</code>: ${integer(s.leads)} leads with a known outcome, ${integer(s.converted)} converted, ${integer(s.used)} used` +
+        (s.shared_with_store ? ` (${integer(s.shared_with_store)} also in the store, whose outcome was used; it changed ${integer(s.outcome_changed_by_store ?? 0)})` : '') +
+        `, sha256 <code>${s.sha256.slice(0, 16)}…</code></li>`,
+    ),
+    ...artifact.training_data.files.map((f) => `<li><code>${escapeHtml(f.file)}</code>: ${integer(f.rows)} rows, sha256 <code>${f.sha256.slice(0, 16)}…</code></li>`),
+  ].join('');
   const firstMonth = months[0]!;
   const peakMonth = months.reduce((a, b) => (b.rate > a.rate ? b : a));
 

@@ -31,6 +31,7 @@ import outcomes from './routes/outcomes.js';
 import predict from './routes/predict.js';
 import predictions from './routes/predictions.js';
 import quality from './routes/quality.js';
+import v2 from './routes/v2.js';
 
 export { servingModel } from './models.js';
 
@@ -121,6 +122,7 @@ export async function buildApp(options: AppOptions) {
   await app.register(quality);
   await app.register(dashboard, { keysRequired: config.apiKeys.length > 0 });
   await app.register(admin, { modelPath: config.modelPath, changeAll: options.changeAll ?? (async (change) => [await app.models.apply(change)]) });
+  await app.register(v2, { prefix: '/v2', maxBatch: config.maxBatch, bodyLimit: config.bodyLimit });
   return app;
 }
 

@@ -1,4 +1,4 @@
-// CSV bodies for /batch-predict: Olist MQL columns in, scores out.
+// CSV request bodies (leads for /batch-predict, outcomes for /outcomes): streamed, limited, read by the shared CSV reader.
 import { Transform, type Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { RowProblem } from '../data/csv.js';
@@ -84,6 +84,3 @@ export async function parseCsvBody(input: Readable, limits: CsvBodyLimits): Prom
   }
   return { rows, lines };
 }
-
-// Scores are written by the shared safe writer, so the CLI and the API write the same CSV.
-export { scoresCsvHeader, scoresCsvRows } from '../data/csv-write.js';

@@ -1,4 +1,4 @@
-// One error shape for every failure: { statusCode, error, message, details? }.
+// Errors: the mapping of any failure to a status and message, and the service's body for it, { statusCode, error, message, details? }.
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
@@ -67,22 +67,35 @@ function clientErrorMessage(error: FastifyError, request: FastifyRequest, bodyLi
   }
 }
 
-export function sendError(error: FastifyError | HttpError | Error, request: FastifyRequest, reply: FastifyReply, bodyLimit: number): FastifyReply {
-  if (error instanceof HttpError) {
-    if (error.headers) reply.headers(error.headers);
-    return reply.code(error.statusCode).send(errorBody(error.statusCode, error.message, error.details));
-  }
+/** What any error means for the client: status, message, details and headers, whichever error shape carries them. */
+export interface ErrorDescription {
+  statusCode: number;
+  message: string;
+  details?: ErrorDetail[];
+  headers?: Readonly<Record<string, string>>;
+}
+
+export function describeError(error: FastifyError | HttpError | Error, request: FastifyRequest, bodyLimit: number): ErrorDescription {
+  if (error instanceof HttpError) return { statusCode: error.statusCode, message: error.message, details: error.details, headers: error.headers };
   if (error instanceof StoreUnavailableError) {
     // Never a silently unrecorded score: the client is told to retry, and the cause is logged.
     request.log.warn({ err: error }, 'store unavailable');
-    return reply.code(503).header('retry-after', String(error.retryAfterSeconds)).send(errorBody(503, `the score store is unavailable; nothing was recorded, retry after ${error.retryAfterSeconds} s`));
+    return {
+      statusCode: 503,
+      message: `the score store is unavailable; nothing was recorded, retry after ${error.retryAfterSeconds} s`,
+      headers: { 'retry-after': String(error.retryAfterSeconds) },
+    };
   }
-  if (error instanceof StoreInputError) return reply.code(400).send(errorBody(400, `invalid query: ${error.message}`, [{ path: error.field, message: error.message }]));
+  if (error instanceof StoreInputError) return { statusCode: 400, message: `invalid query: ${error.message}`, details: [{ path: error.field, message: error.message }] };
   const status = (error as FastifyError).statusCode;
-  if (status && status >= 400 && status < 500) {
-    return reply.code(status).send(errorBody(status, clientErrorMessage(error as FastifyError, request, bodyLimit)));
-  }
+  if (status && status >= 400 && status < 500) return { statusCode: status, message: clientErrorMessage(error as FastifyError, request, bodyLimit) };
   // Anything else is our fault: the client gets no internals, the log gets everything.
   request.log.error({ err: error }, 'request failed');
-  return reply.code(500).send(errorBody(500, 'the server failed to handle this request; it has been logged'));
+  return { statusCode: 500, message: 'the server failed to handle this request; it has been logged' };
+}
+
+export function sendError(error: FastifyError | HttpError | Error, request: FastifyRequest, reply: FastifyReply, bodyLimit: number): FastifyReply {
+  const { statusCode, message, details, headers } = describeError(error, request, bodyLimit);
+  if (headers) reply.headers(headers);
+  return reply.code(statusCode).send(errorBody(statusCode, message, details));
 }

@@ -146,14 +146,8 @@ export const PredictionPageSchema = z.object({
   next_cursor: z.string().nullable().describe('Pass as cursor for the next page; null on the last'),
 });
 
-const ScoreEntrySchema = z.object({
-  first_contact_date: z.string(),
-  landing_page_id: z.string(),
-  origin: z.string().nullable(),
-  probability: z.number(),
-  tier: TIER,
-  model_version: z.string(),
-  scored_at: z.string(),
+/** One recorded score of a lead: the stored prediction's fields as they were then, with the request and the challenger's score. */
+const ScoreEntrySchema = StoredPredictionSchema.omit({ mql_id: true, outcome: true }).extend({
   request_id: z.string(),
   challenger: z.object({ model_version: z.string(), probability: z.number(), tier: TIER }).nullable(),
 });

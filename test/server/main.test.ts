@@ -20,7 +20,7 @@ async function expectRefusedStart(env: Record<string, string>, message: RegExp) 
   expect(run.stdout()).not.toMatch(/listening/);
 }
 
-describe('process start-up', () => {
+describe('process start-up', { timeout: 60_000 }, () => {
   it('refuses a missing, corrupt, tampered or wrong-format artifact, naming the file', async () => {
     const good = await savedFixture();
     const dir = path.dirname(good);
@@ -50,7 +50,7 @@ describe('process start-up', () => {
   });
 });
 
-describe('graceful shutdown', () => {
+describe('graceful shutdown', { timeout: 60_000 }, () => {
   it('finishes an in-flight request after SIGTERM while /health says 503, then exits 0', async () => {
     const server = await startServer({ MODEL_PATH: await savedFixture(), SHUTDOWN_DRAIN_MS: '300' });
     const lead = trainedFixture().leads[0]!;

@@ -40,7 +40,7 @@ export function spawnServer(env: Record<string, string>, entry = 'src/server/mai
 export async function startServer(env: Record<string, string>, expectedListeners = 1, entry?: string): Promise<RunningServer> {
   const started = spawnServer(env, entry);
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${started.stderr()}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${started.stderr()}`)), 45_000);
     const check = () => {
       const ports = [...started.stdout().matchAll(/listening at http:\/\/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]));
       if (ports.length >= expectedListeners) {

@@ -37,7 +37,46 @@ const leadShaped = fc.record(
   { requiredKeys: [] },
 );
 
+/** The Open Inference Protocol's routes answer errors in its own shape: { error } and nothing else. */
+function checkV2Answer(response: { statusCode: number; json(): Record<string, unknown> }) {
+  expect(response.statusCode === 200 || (response.statusCode >= 400 && response.statusCode < 500)).toBe(true);
+  if (response.statusCode !== 200) {
+    const body = response.json();
+    expect(Object.keys(body)).toEqual(['error']);
+    expect(typeof body.error).toBe('string');
+  }
+}
+
+const columnShaped = fc.record(
+  {
+    name: fc.oneof(fc.constantFrom('mql_id', 'first_contact_date', 'landing_page_id', 'origin'), fc.string()),
+    datatype: fc.oneof(fc.constant('BYTES'), fc.constantFrom('FP32', 'INT64', 'BOOL'), fc.string()),
+    shape: fc.oneof(fc.array(fc.integer({ min: -2, max: 30 }), { maxLength: 3 }), fc.anything()),
+    parameters: fc.oneof(fc.record({ content_type: fc.constantFrom('str', 'pd_json', 'np', 'base64') }), fc.dictionary(fc.string(), fc.jsonValue())),
+    data: fc.oneof(fc.array(fc.oneof(fc.string(), fc.constant(null), fc.integer(), fc.array(fc.string(), { maxLength: 2 }), fc.jsonValue()), { maxLength: 25 }), fc.anything()),
+  },
+  { requiredKeys: [] },
+);
+
 describe('arbitrary input', () => {
+  it('/v2/models/lead-conversion/infer never answers 5xx to tensor-shaped requests or JSON values', async () => {
+    const request = fc.record(
+      {
+        id: fc.oneof(fc.string(), fc.integer()),
+        parameters: fc.oneof(fc.record({ content_type: fc.constantFrom('pd', 'np', 'str') }), fc.jsonValue()),
+        inputs: fc.oneof(fc.array(columnShaped, { maxLength: 6 }), fc.jsonValue()),
+        outputs: fc.array(fc.record({ name: fc.oneof(fc.constantFrom('probability', 'tier', 'explanation'), fc.string()), parameters: fc.jsonValue() }, { requiredKeys: ['name'] }), { maxLength: 4 }),
+      },
+      { requiredKeys: [] },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(request, fc.jsonValue()), async (body) => {
+        checkV2Answer(await t.app.inject({ method: 'POST', url: '/v2/models/lead-conversion/infer', payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } }));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('/predict never answers 5xx to any JSON value', async () => {
     await fc.assert(
       fc.asyncProperty(fc.jsonValue(), async (value) => {

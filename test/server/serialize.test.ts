@@ -27,4 +27,23 @@ describe('responseWriter', () => {
     const wide = scored.slice(0, 3).map((s, i) => ({ ...s, mql_id: `${'€'.repeat(127)}${i}` }));
     expect(JSON.parse(write.batch(wide).toString('utf8')).predictions.map((p: { mql_id: string }) => p.mql_id)).toEqual(wide.map((s) => s.mql_id));
   });
+
+  it('writes a V2 inference response as the protocol’s JSON, each explanation one JSON text', () => {
+    const foreign = { feature: 'origin' as const, value: 'not "from" the table', contribution: 0.5 }; // a reason the table lacks takes the slow path
+    const scores = [...scored.slice(0, 50), { ...scored[0]!, explanation: [foreign] }];
+    const id = 'crm "7" \\ ü';
+    const body = JSON.parse(write.inference({ id, outputs: ['tier', 'explanation', 'probability'], scores }).toString('utf8'));
+    expect(body).toEqual({
+      model_name: 'lead-conversion',
+      model_version: scorer.version,
+      id,
+      parameters: { content_type: 'pd' },
+      outputs: [
+        { name: 'tier', datatype: 'BYTES', parameters: { content_type: 'str' }, shape: [51], data: scores.map((s) => s.tier) },
+        { name: 'explanation', datatype: 'BYTES', parameters: { content_type: 'str' }, shape: [51], data: scores.map((s) => JSON.stringify(s.explanation)) },
+        { name: 'probability', datatype: 'FP64', shape: [51], data: scores.map((s) => s.probability) },
+      ],
+    });
+    expect(JSON.parse(write.inference({ id: 'x', outputs: ['probability'], scores: [] }).toString()).outputs).toEqual([{ name: 'probability', datatype: 'FP64', shape: [0], data: [] }]);
+  });
 });

@@ -24,7 +24,8 @@ const versionsServed = async (port: number) => {
   return [...versions];
 };
 
-describe('WORKERS', () => {
+// Each test starts real processes (a primary and its workers): generous limits for a loaded machine; nothing waits on them to pass.
+describe('WORKERS', { timeout: 90_000 }, () => {
   it('runs several workers on one port that all answer, and stops them all on SIGTERM', async () => {
     const model = await saveArtifact(trainedFixture().outcome.artifact, mkdtempSync(path.join(tmpdir(), 'leadscore-workers-')));
     const server = await startServer({ MODEL_PATH: model, WORKERS: '2' }, 2);

@@ -1,6 +1,7 @@
 // POST /batch-predict: many leads as JSON or CSV; JSON, or CSV when asked, back.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { acceptCsvBody, scoresCsvHeader, scoresCsvRows } from '../csv.js';
+import { scoresCsvHeader, scoresCsvRows } from '../../data/csv-write.js';
+import { acceptCsvBody } from '../csv.js';
 import { HttpError } from '../errors.js';
 import { CSV_TYPE, errorResponses, JSON_TYPE, sendWritten, wantsCsv } from '../http.js';
 import { BatchResponseSchema, batchRequestSchema } from '../schemas.js';

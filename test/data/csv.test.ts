@@ -1,0 +1,37 @@
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { readCsv, type ReadCsvOptions, type RowProblem } from '../../src/data/csv.js';
+
+async function read(text: string, options?: ReadCsvOptions) {
+  const rows: { line: number; id: string }[] = [];
+  const problems: RowProblem[] = [];
+  for await (const { line, values } of readCsv(Readable.from([text]), 'f.csv', ['id', 'x'], (p) => problems.push(p), options)) rows.push({ line, id: values.id! });
+  return { rows, problems };
+}
+
+describe('readCsv', () => {
+  const whole = { requireFinalLineBreak: true };
+
+  it('reads a last row without a line break when the input may end so (request bodies), reporting a short one as before', async () => {
+    expect(await read('id,x\na,1\nb,2')).toEqual({ rows: [{ line: 2, id: 'a' }, { line: 3, id: 'b' }], problems: [] });
+    expect(await read('id,x\na,1\nb')).toEqual({ rows: [{ line: 2, id: 'a' }], problems: [{ file: 'f.csv', line: 3, field: 'row', message: 'has 1 fields, the header has 2' }] });
+  });
+
+  it('with requireFinalLineBreak, takes a last row without one for a cut-off file', async () => {
+    await expect(read('id,x\na,1\nb,2', whole)).rejects.toThrow('f.csv:3: the file ends without a line break after this row, so it may be cut off inside its last field');
+    await expect(read('id,x\na,1\nb', whole)).rejects.toThrow('f.csv:3: the file ends inside this row (1 of 2 fields, no line break after it): it looks cut off');
+  });
+
+  it('with requireFinalLineBreak, accepts CRLF, trailing empty lines, a quoted line break, and a short row that is not last', async () => {
+    expect((await read('id,x\r\na,1\r\nb,2\r\n', whole)).rows).toEqual([{ line: 2, id: 'a' }, { line: 3, id: 'b' }]);
+    expect((await read('id,x\na,1\n\n\n', whole)).rows).toEqual([{ line: 2, id: 'a' }]);
+    expect((await read('id,x\na,"1\n2"\n', whole)).rows).toEqual([{ line: 3, id: 'a' }]);
+    const { rows, problems } = await read('id,x\na\nb,2\nc\n', whole);
+    expect(rows).toEqual([{ line: 3, id: 'b' }]);
+    expect(problems.map((p) => p.line)).toEqual([2, 4]);
+  });
+
+  it('names the line an unclosed quote opens on, not the end of the file', async () => {
+    await expect(read('id,x\na,1\n\nb,"2\nc,3\nd,4\n')).rejects.toThrow(/^f\.csv:3: cannot read the CSV: a quoted field .* never closed; the file ends inside it at line 6$/);
+  });
+});
