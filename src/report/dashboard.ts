@@ -9,19 +9,20 @@ const DRIFT_COLORS = { domain: ['stable', 'moderate', 'significant', 'insufficie
 // The service redirects nothing, so 3xx is left out of the legend.
 const STATUS_COLORS = { domain: ['2xx', '4xx', '5xx'], range: ['#9dbde6', PALETTE.accent, PALETTE.bad] };
 
-/** Each chart reads one named data set, `rows`, which the page replaces on every refresh; it is as wide as its panel. */
+/** Each chart reads one named data set, `rows`, filled by the page; it is as wide as its panel. Its description is the SVG's accessible name. */
 const base = { width: 'container', config: CHART_CONFIG, data: { name: 'rows' } } as const;
 
 export const DASHBOARD_CHARTS = {
   /** rows: { day: 'YYYY-MM-DD', tier, leads } */
   tiersPerDay: {
     ...base,
+    description: 'Leads scored per day over the last 30 days, stacked by tier',
     height: 200,
     mark: { type: 'bar' },
     encoding: {
       // One band per day, labelled with its own date (a time axis would also label the end of the last day);
       // UTC throughout, so a bucket's day does not move to the day before in a browser west of Greenwich.
-      x: { field: 'day', type: 'ordinal', timeUnit: 'utcyearmonthdate', title: null, axis: { format: '%b %d', labelAngle: 0, labelOverlap: true } },
+      x: { field: 'day', type: 'ordinal', timeUnit: 'utcyearmonthdate', title: null, axis: { format: '%b %d', labelAngle: 0, labelOverlap: true, labelSeparation: 8 } },
       y: { field: 'leads', type: 'quantitative', title: 'Leads scored', axis: { tickMinStep: 1 } },
       color: { field: 'tier', type: 'nominal', title: 'Tier', scale: TIER_COLORS, legend: { orient: 'top', direction: 'horizontal' } },
       order: { field: 'tier', sort: 'descending' },
@@ -30,6 +31,7 @@ export const DASHBOARD_CHARTS = {
   /** rows: { source: 'Holdout' | 'Live', predicted, observed, leads } — one per calibration bin with leads */
   calibration: {
     ...base,
+    description: 'Observed conversion against predicted probability, live and on the holdout',
     height: 200,
     layer: [
       {
@@ -55,6 +57,7 @@ export const DASHBOARD_CHARTS = {
   /** rows: { feature, psi, status, label } */
   drift: {
     ...base,
+    description: 'Population stability index per feature, against the 0.1 and 0.25 thresholds',
     height: { step: 34 },
     layer: [
       {
@@ -74,6 +77,7 @@ export const DASHBOARD_CHARTS = {
   /** rows: { route: 'POST /predict', status: '2xx' | '3xx' | '4xx' | '5xx', requests } */
   requests: {
     ...base,
+    description: 'Requests by route and status class',
     height: { step: 24 },
     mark: { type: 'bar', height: 16 },
     encoding: {

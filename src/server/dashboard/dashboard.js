@@ -5,7 +5,6 @@ import { expressionInterpreter } from 'vega-interpreter';
 
 /** @typedef {import('vega-lite').TopLevelSpec} TopLevelSpec */
 /** @typedef {import('vega').View} View */
-/** @typedef {Record<string, unknown>} Json */
 
 const { vega, vegaLite } = /** @type {{ vega: typeof import('vega'), vegaLite: typeof import('vega-lite') }} */ (/** @type {unknown} */ (globalThis));
 
@@ -170,40 +169,35 @@ function table(columns, rows) {
 const badge = (text, kind) => h('span', { class: `badge ${kind}` }, [text]);
 
 // ---------------------------------------------------------------------------------------------
-// Charts: each is compiled once, then given new rows on every refresh.
+// Charts: each spec is compiled once; every refresh draws it anew into its panel's new content.
 
-/** @type {Map<HTMLElement, View>} */
+/** Vega specs compiled from the Vega-Lite ones, by chart name. @type {Map<string, import('vega').Spec>} */
+const compiled = new Map();
+/** The view drawn last for each chart, finalized (its listeners and timers released) when the next replaces it. @type {Map<string, View>} */
 const views = new Map();
 
 /**
- * Draws chart `name` with `rows` into `container`, reusing its view while the container stays.
+ * Draws chart `name` with `rows` into `container`.
  * @param {HTMLElement} container @param {string} name @param {object[]} rows
  */
 async function draw(container, name, rows) {
-  let view = views.get(container);
-  if (!view) {
+  let vegaSpec = compiled.get(name);
+  if (!vegaSpec) {
     const spec = specs[name];
     if (!spec) throw new Error(`no chart ${name}`);
     // Vega-Lite warns that a chart as wide as its panel but as tall as its rows cannot fit its height; it need not.
-    const { spec: vegaSpec } = vegaLite.compile(spec, { logger: vega.logger(vega.Error) });
-    // ast + the interpreter: Vega evaluates its expressions without new Function, as the page's policy requires.
-    view = new vega.View(vega.parse(vegaSpec, undefined, { ast: true }), { renderer: 'svg', container, hover: false, expr: /** @type {any} */ (expressionInterpreter), logLevel: vega.Warn });
-    views.set(container, view);
+    vegaSpec = vegaLite.compile(spec, { logger: vega.logger(vega.Error) }).spec;
+    compiled.set(name, vegaSpec);
   }
-  container.dataset.chart = name;
+  views.get(name)?.finalize();
+  // ast + the interpreter: Vega evaluates its expressions without new Function, as the page's policy requires.
+  const view = new vega.View(vega.parse(vegaSpec, undefined, { ast: true }), { renderer: 'svg', container, hover: false, expr: /** @type {any} */ (expressionInterpreter), logLevel: vega.Warn });
+  views.set(name, view);
   await view.data('rows', rows).runAsync();
 }
 
-/** A fresh chart container (the old view is dropped with its panel's content). @param {string} name */
-function chartBox(name) {
-  for (const [container, view] of views) {
-    if (!container.isConnected) {
-      view.finalize();
-      views.delete(container);
-    }
-  }
-  return h('div', { class: 'chart', 'data-chart': name, role: 'img' });
-}
+/** @param {string} name */
+const chartBox = (name) => h('div', { class: 'chart', 'data-chart': name });
 
 // ---------------------------------------------------------------------------------------------
 // Panels
