@@ -21,8 +21,10 @@ it('keeps every batch two killed processes acknowledged, whole, no part of any o
   await Promise.all(writers.map((writer) => writer.ready));
   await new Promise<void>((resolve, reject) => {
     const check = () => {
-      // killed while four writers are mid-stream: some batch is being written at this moment
-      if (writers.reduce((sum, writer) => sum + writer.acknowledged.size, 0) >= 30) {
+      // killed while four writers are mid-stream: some batch is being written at this moment. Both
+      // processes must have had batches acknowledged (one can hold the file's write lock for a while
+      // on a loaded machine, so a total alone could stop before the other wrote anything).
+      if (writers.every((writer) => writer.acknowledged.size >= 3) && writers.reduce((sum, writer) => sum + writer.acknowledged.size, 0) >= 30) {
         for (const writer of writers) writer.child.kill('SIGKILL');
         resolve();
       }
