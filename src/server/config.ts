@@ -37,6 +37,7 @@ const EnvSchema = z.object({
   REQUEST_TIMEOUT_MS: integer('REQUEST_TIMEOUT_MS', 1000, 600_000).default(60_000),
   MAX_CONNECTIONS: integer('MAX_CONNECTIONS', 1, 1_000_000).default(4096),
   MAX_EVENT_LOOP_DELAY_MS: integer('MAX_EVENT_LOOP_DELAY_MS', 0, 60_000).default(1000),
+  METRICS: z.enum(['true', 'false'], 'METRICS must be true or false').default('true'),
   METRICS_PUBLIC: z.enum(['true', 'false'], 'METRICS_PUBLIC must be true or false').default('false'),
   STORE_URL: z.string().optional(),
   STORE_RETENTION_DAYS: integer('STORE_RETENTION_DAYS', 1, 36_500).optional(),
@@ -102,6 +103,11 @@ export interface Config {
   maxConnections: number;
   /** Above this event-loop delay the process answers 503 with Retry-After instead of stalling; 0 turns the check off. */
   maxEventLoopDelayMs: number;
+  /**
+   * Instrumentation and /metrics (METRICS=false turns both off: for a deployment no Prometheus
+   * scrapes, and to measure what the instrumentation costs).
+   */
+  metrics: boolean;
   /** /metrics without a key. Off by default: metrics name the model and show traffic, and Prometheus can send a bearer token. */
   metricsPublic: boolean;
   /** Where every score and outcome is kept (STORE_URL): a SQLite file by default, PostgreSQL, or none. */
@@ -153,6 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     maxConnections: e.MAX_CONNECTIONS,
     maxEventLoopDelayMs: e.MAX_EVENT_LOOP_DELAY_MS,
+    metrics: e.METRICS === 'true',
     metricsPublic: e.METRICS_PUBLIC === 'true',
     store,
     storeRetentionDays: e.STORE_RETENTION_DAYS ?? null,

@@ -84,11 +84,13 @@ async function serve(config: Config): Promise<void> {
       });
       process.send!({ type: 'leadscore:ask', id, question });
     });
-  const metrics = new ServiceMetrics();
+  const metrics = config.metrics ? new ServiceMetrics() : null;
   const driftCounter = new DriftCounter();
   if (cluster.isWorker) {
-    AggregatorRegistry.setRegistries([metrics.registry]);
-    new AggregatorRegistry(); // answers the primary's requests for this worker's metrics
+    if (metrics) {
+      AggregatorRegistry.setRegistries([metrics.registry]);
+      new AggregatorRegistry(); // answers the primary's requests for this worker's metrics
+    }
     process.on('message', (message: ClusterMessage) => {
       if (message?.type === 'leadscore:task') {
         const { task, id } = message;

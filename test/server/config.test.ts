@@ -17,6 +17,7 @@ describe('loadConfig', () => {
       requestTimeoutMs: 60_000,
       maxConnections: 4096,
       maxEventLoopDelayMs: 1000,
+      metrics: true,
       metricsPublic: false,
       store: { kind: 'sqlite', path: path.resolve('data/leadscore.db'), synchronous: 'normal' },
       storeRetentionDays: null,
@@ -39,6 +40,7 @@ describe('loadConfig', () => {
       REQUEST_TIMEOUT_MS: '5000',
       MAX_CONNECTIONS: '100',
       MAX_EVENT_LOOP_DELAY_MS: '0',
+      METRICS: 'false',
       METRICS_PUBLIC: 'true',
       STORE_URL: 'postgres://scores:secret@db.internal:5432/leadscore',
       STORE_RETENTION_DAYS: '365',
@@ -63,6 +65,7 @@ describe('loadConfig', () => {
       requestTimeoutMs: 5000,
       maxConnections: 100,
       maxEventLoopDelayMs: 0,
+      metrics: false,
       metricsPublic: true,
       store: { kind: 'postgres', url: 'postgres://scores:secret@db.internal:5432/leadscore' },
       storeRetentionDays: 365,
@@ -81,6 +84,7 @@ describe('loadConfig', () => {
       'invalid configuration: PORT must be a whole number; LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; BODY_LIMIT must be at most 1073741824; MAX_BATCH must be at least 1; API_KEYS must be comma-separated keys of at least 16 characters each',
     );
     expect(() => loadConfig({ PORT: '70000' })).toThrow('PORT must be at most 65535');
+    expect(() => loadConfig({ METRICS: 'off' })).toThrow('METRICS must be true or false');
   });
 
   it('reads roles after a colon, joined by +', () => {

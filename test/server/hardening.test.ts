@@ -141,6 +141,17 @@ describe('security headers', () => {
     const script = await t.app.inject('/docs/static/swagger-initializer.js');
     expect(script.statusCode).toBe(200);
   });
+
+  it('sends every one of them on errors too, with the API’s content policy', async () => {
+    const HELMET = ['content-security-policy', 'cross-origin-opener-policy', 'cross-origin-resource-policy', 'origin-agent-cluster', 'referrer-policy', 'strict-transport-security', 'x-content-type-options', 'x-dns-prefetch-control', 'x-download-options', 'x-frame-options', 'x-permitted-cross-domain-policies', 'x-xss-protection'];
+    const responses = [await t.app.inject({ method: 'POST', url: '/predict', payload: validLead() }), await t.app.inject({ method: 'POST', url: '/predict', payload: {} }), await t.app.inject('/no/such/route')];
+    expect(responses.map((r) => r.statusCode)).toEqual([200, 400, 404]);
+    for (const response of responses) {
+      expect(Object.keys(response.headers)).toEqual(expect.arrayContaining(HELMET));
+      expect(response.headers['content-security-policy']).toMatch(/^default-src 'none';.*frame-ancestors 'none'/);
+      expect(response.headers['x-powered-by']).toBeUndefined();
+    }
+  });
 });
 
 describe('overload', () => {

@@ -27,7 +27,7 @@ export const testConfig = (config: Partial<AppConfig> = {}): AppConfig => ({
   ...config,
 });
 
-export async function buildTestApp(config: Partial<AppConfig> = {}, options: Pick<AppOptions, 'pressureSampleIntervalMs' | 'store'> = {}): Promise<TestApp> {
+export async function buildTestApp(config: Partial<AppConfig> = {}, options: Pick<AppOptions, 'pressureSampleIntervalMs' | 'store' | 'metrics'> = {}): Promise<TestApp> {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {

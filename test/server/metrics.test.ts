@@ -61,4 +61,12 @@ describe('GET /metrics', () => {
     expect(response.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     await open.app.close();
   });
+
+  it('is absent, and nothing is counted, when the service runs without instrumentation (METRICS=false)', async () => {
+    const bare = await buildTestApp({ metricsPublic: true }, { metrics: null });
+    expect((await bare.app.inject({ method: 'POST', url: '/predict', payload: validLead() })).statusCode).toBe(200);
+    expect((await bare.app.inject('/metrics')).statusCode).toBe(404);
+    expect(bare.app.metrics).toBeNull();
+    await bare.app.close();
+  });
 });

@@ -89,6 +89,30 @@ describe('SQLite store', () => {
     store = await openSqlite(file);
     expect((await store.getLead('lead-0001'))!.current.request_id).toBe('r');
   });
+
+  it('marks exactly one score per lead current, its newest, however often and in whatever order leads are rescored', async () => {
+    const file = path.join(dir, 'rescored.db');
+    store = await openSqlite(file);
+    const day = (d: number) => new Date(Date.UTC(2026, 0, 1 + d));
+    for (let round = 0; round < 12; round++) {
+      // Leads 1–5 in a different order each round, some twice in one request; lead 6 only in the first rounds.
+      const leads = [1, 2, 3, 4, 5].map((n) => lead(n, { probability: round / 100 })).reverse().slice(round % 3);
+      if (round % 4 === 0) leads.push(lead(2, { probability: 0.5 }));
+      if (round < 3) leads.push(lead(6, { probability: round / 100 }));
+      await store.recordScores({ request_id: `r${round}`, scored_at: day(round), model_version: 'm', leads });
+    }
+    // Retention takes every row of lead 6, then rescoring it makes a new current row.
+    await store.deleteScoresBefore(day(3));
+    await store.recordScores({ request_id: 'again', scored_at: day(20), model_version: 'm', leads: [lead(6)] });
+    const db = new Database(file, { readonly: true });
+    const rows = db.prepare('SELECT mql_id, id, is_current FROM scores ORDER BY mql_id, id').all() as { mql_id: string; id: number; is_current: number }[];
+    db.close();
+    for (const id of new Set(rows.map((r) => r.mql_id))) {
+      const ofLead = rows.filter((r) => r.mql_id === id);
+      expect(ofLead.filter((r) => r.is_current === 1).map((r) => r.id), id).toEqual([ofLead.at(-1)!.id]);
+    }
+    expect((await store.getLead('lead-0002'))!.current.request_id).toBe('r11');
+  });
 });
 
 describe('SQLite store on a file it may not write', () => {
