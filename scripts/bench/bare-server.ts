@@ -3,10 +3,12 @@
 // real ones. The hooks are the service's (src/server/plugins/requests.ts) in the same callback
 // style and with the same log line, so the comparison measures the scoring work and what the
 // service adds in front of it (security headers, load shedding, metrics), nothing else.
+// BARE_PROTECTION=headers adds the service's own protection plugin with security headers only,
+// BARE_PROTECTION=all with load shedding too: what each costs, on a server that does nothing else.
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController } from 'fastify';
 import pino from 'pino';
-
+import protection from '../../src/server/plugins/protection.js';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 const logger = pino({ level: 'info', base: { pid: process.pid } });
@@ -20,6 +22,8 @@ const app = Fastify({
     return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
   },
 });
+const withProtection = process.env.BARE_PROTECTION;
+if (withProtection) await app.register(protection, { maxEventLoopDelayMs: withProtection === 'all' ? 1000 : 0 });
 const prediction = JSON.parse(process.env.BARE_PREDICTION!) as Record<string, unknown>;
 const { model_version, ...item } = prediction;
 
@@ -57,3 +61,5 @@ app.post('/batch-predict', async (request) => {
 app.get('/health', async () => ({ status: 'ok' }));
 
 await app.listen({ port: Number(process.env.PORT), host: '127.0.0.1' });
+// Exits on SIGTERM as the service does, so `node --cpu-prof` writes its profile.
+process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));

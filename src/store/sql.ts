@@ -262,6 +262,7 @@ export function driftQuery(dialect: Dialect, window: DriftWindow): Sql {
   // the newest `last` scores are found on the (scored_at, id) index before anything is grouped
   sql.add('(SELECT * FROM scores WHERE 1 = 1');
   if (window.since) sql.add(' AND scored_at >= ').time(window.since.getTime());
+  if (window.until) sql.add(' AND scored_at < ').time(window.until.getTime());
   if (window.model_version !== undefined) sql.add(' AND model_version = ?', window.model_version);
   if (window.last !== undefined) sql.add(' ORDER BY scored_at DESC, id DESC LIMIT ?', window.last);
   return sql.add(') s GROUP BY s.origin, s.landing_page_id, s.tier, bin');

@@ -47,6 +47,12 @@ const dialect: q.Dialect = {
  * leads rescored 300 times, a batch of their 1,000 writes took 11 → 115 ms that way, 3–11 ms this way.
  */
 const SUPERSEDE = 'UPDATE scores SET is_current = 0 WHERE id = (SELECT max(id) FROM scores WHERE mql_id = ?) AND is_current = 1';
+/**
+ * Scores one drift query reads at most (but for scores of a single millisecond). 20,000 held the
+ * event loop for ~50 ms a slice, and a /metrics scrape arriving during a count, which needs a few
+ * turns of the loop, took up to 170 ms; 5,000 keeps it under 50 ms.
+ */
+const DRIFT_SLICE_ROWS = 5_000;
 const INSERT_SCORE =
   'INSERT INTO scores (mql_id, first_contact_date, landing_page_id, origin, probability, tier, model_version, scored_at, request_id, challenger_version, challenger_probability, challenger_tier) ' +
   'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
@@ -286,8 +292,30 @@ export class SqliteStore implements Store {
     return q.toScorePairs(await this.collect(q.scorePairsQuery(dialect, filter, this.cutoff())));
   }
 
+  /**
+   * A time window is counted DRIFT_SLICE_ROWS scores at a time, yielding to the event loop in
+   * between: better-sqlite3 holds the process for a whole query, and the monitoring refresh counts
+   * a day of scores every minute. In one query, a day of a million scores held it for 2–2.5 s
+   * (npm run bench), long enough for load shedding to refuse the requests queued behind it.
+   */
   async driftCounts(window: DriftWindow): Promise<DriftCounts> {
-    return q.foldDrift(this.all(q.driftQuery(dialect, window)), (window.score_edges?.length ?? 0) + 1);
+    const bins = (window.score_edges?.length ?? 0) + 1;
+    if (!window.since || window.last !== undefined) return q.foldDrift(this.all(q.driftQuery(dialect, window)), bins);
+    const rows: unknown[][] = [];
+    const until = window.until?.getTime();
+    for (let from = window.since.getTime(); ; ) {
+      // Found on the (scored_at) index alone; a slice ends where the next DRIFT_SLICE_ROWS scores do, and the last one is open-ended.
+      const boundary = new q.Sql(dialect).add('SELECT scored_at FROM scores WHERE scored_at >= ').time(from);
+      if (until !== undefined) boundary.add(' AND scored_at < ').time(until);
+      const next = this.all(boundary.add(' ORDER BY scored_at LIMIT 1 OFFSET ?', DRIFT_SLICE_ROWS))[0]?.[0] as number | undefined;
+      // Scores recorded in the same millisecond stay in one slice, so each slice moves forward.
+      const to = next === undefined ? undefined : Math.max(next, from + 1);
+      for (const row of this.all(q.driftQuery(dialect, { ...window, since: new Date(from), until: to === undefined ? window.until : new Date(to) }))) rows.push(row);
+      if (to === undefined) break;
+      from = to;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return q.foldDrift(rows, bins);
   }
 
   async labelledLeads(filter: TrainingFilter = {}): Promise<LabelledLead[]> {

@@ -153,6 +153,8 @@ export interface PairFilter {
 /** The scored leads drift is measured on: those scored since a time, or the most recent `last`. */
 export interface DriftWindow {
   since?: Date;
+  /** With `since`: scores before this time only. */
+  until?: Date;
   last?: number;
   model_version?: string;
   /**

@@ -90,6 +90,35 @@ describe('SQLite store', () => {
     expect((await store.getLead('lead-0001'))!.current.request_id).toBe('r');
   });
 
+  it('counts a long drift window in slices, giving the counts one query would and letting the event loop run between them', async () => {
+    store = await openSqlite(path.join(dir, 'drift.db'));
+    const t0 = Date.UTC(2026, 2, 1);
+    // 21,000 scores in one millisecond (more than a slice), then smaller batches spread over a day.
+    const batches = [
+      { at: t0, count: 21_000 },
+      ...Array.from({ length: 12 }, (_, i) => ({ at: t0 + (i + 1) * 3_600_000, count: 1_000 + i * 100 })),
+    ];
+    let n = 0;
+    for (const { at, count } of batches) {
+      const leads = Array.from({ length: count }, () => lead(++n, { probability: (n % 100) / 100 }));
+      await store.recordScores({ request_id: `r${at}`, scored_at: new Date(at), model_version: 'm', leads });
+    }
+    const edges = [0.1, 0.5];
+    let turns = 0;
+    const ticking = () => setImmediate(() => (turns++, ticking()));
+    const ticker = ticking();
+    const sliced = await store.driftCounts({ since: new Date(t0), score_edges: edges });
+    clearImmediate(ticker);
+    expect(turns).toBeGreaterThan(0); // one query would give the event loop no turn at all
+    expect(sliced).toEqual(await store.driftCounts({ last: 1_000_000, score_edges: edges }));
+    expect(sliced.leads).toBe(n);
+    // A window starting mid-way, and one with an end.
+    const fromSixth = await store.driftCounts({ since: new Date(t0 + 6 * 3_600_000), score_edges: edges });
+    expect(fromSixth.leads).toBe(batches.slice(6).reduce((total, b) => total + b.count, 0));
+    const firstHours = await store.driftCounts({ since: new Date(t0), until: new Date(t0 + 2 * 3_600_000 + 1), score_edges: edges });
+    expect(firstHours.leads).toBe(21_000 + 1_000 + 1_100);
+  });
+
   it('marks exactly one score per lead current, its newest, however often and in whatever order leads are rescored', async () => {
     const file = path.join(dir, 'rescored.db');
     store = await openSqlite(file);

@@ -1,4 +1,5 @@
 // Security headers and load shedding: what a service facing a CRM and the internet needs in front of its routes.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import underPressure from '@fastify/under-pressure';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
@@ -21,16 +22,38 @@ class Overloaded extends HttpError {
   }
 }
 
-async function protection(app: FastifyInstance, options: ProtectionOptions): Promise<void> {
-  // An API that serves JSON and CSV: no page may frame it or run scripts from it. Swagger UI sets its own policy.
-  // helmet's middleware, built once: @fastify/helmet built it anew on every request, parsing the
-  // content policy each time, which was about 11 % of a /predict's CPU (node --cpu-prof, 64
-  // connections). The headers are the same, set on every response, 404s and errors included.
-  const securityHeaders = helmet({
+/**
+ * helmet's headers for the API's policy: no page may frame it or run scripts from it (Swagger UI
+ * sets its own policy). Every header here is a fixed string, so helmet's middleware runs once, at
+ * start-up, against a response that only records what it sets, and each request gets the same
+ * headers as Fastify reply headers. Server CPU per /predict, bare Fastify route with only these
+ * headers added (scripts/bench/bare-server.ts, 64 connections, medians of 5 runs, one machine):
+ * @fastify/helmet, which builds helmet's middleware anew on every request, parsing the content
+ * policy each time, 97 µs against 55 µs without headers; helmet's middleware built once but run
+ * per request (12 setHeader calls), 65 against 59 µs; these headers, 58 against 59 µs (no cost
+ * that the runs can tell). The service's own /predict went from 136 to 100 µs.
+ */
+export function securityHeaders(): Readonly<Record<string, string>> {
+  const headers: Record<string, string> = {};
+  const recorder = {
+    setHeader: (name: string, value: unknown) => void (headers[name.toLowerCase()] = String(value)),
+    removeHeader: (name: string) => void delete headers[name.toLowerCase()],
+  };
+  let failure: unknown;
+  helmet({
     contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
     crossOriginEmbedderPolicy: false,
+  })({} as IncomingMessage, recorder as unknown as ServerResponse, (error?: unknown) => (failure = error));
+  if (failure) throw failure;
+  return headers;
+}
+
+async function protection(app: FastifyInstance, options: ProtectionOptions): Promise<void> {
+  const headers = securityHeaders();
+  app.addHook('onRequest', (_request, reply, done) => {
+    reply.headers(headers);
+    done();
   });
-  app.addHook('onRequest', (request, reply, done) => securityHeaders(request.raw, reply.raw, done as (error?: unknown) => void));
   if (options.maxEventLoopDelayMs > 0) {
     await app.register(underPressure, {
       maxEventLoopDelay: options.maxEventLoopDelayMs,
