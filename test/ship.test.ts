@@ -41,10 +41,7 @@ describe('Dockerfile', () => {
   });
 
   describe('the command the image runs', () => {
-    beforeAll(async () => {
-      await run('npm', ['run', 'build'], { timeout: 120_000 });
-    }, 150_000);
-
+    // dist/ is what `npm run build` (the image's build step) wrote: the suite's setup runs it (test/setup/build.ts).
     it('answers /health with the shipped model and stops cleanly on SIGTERM', async () => {
       const cmd = JSON.parse(runtime.find((line) => line.startsWith('CMD '))!.slice(4)) as string[];
       const server = await startServer({ HOST: '127.0.0.1', PORT: '0', NODE_ENV: 'production' }, 1, cmd[1]);

@@ -31,10 +31,12 @@ describe('process start-up', { timeout: 60_000 }, () => {
     writeFileSync(tampered, text.replace(/"intercept": -?\d/, (m) => m.slice(0, -1) + ((Number(m.at(-1)) + 1) % 10)));
     const wrongFormat = path.join(dir, 'wrong.json');
     writeFileSync(wrongFormat, JSON.stringify({ name: 'LogisticRegression', weights: [] }));
-    await expectRefusedStart({ MODEL_PATH: path.join(dir, 'absent.json') }, /^leadscore: cannot load the model: .*absent\.json: no such file$/);
-    await expectRefusedStart({ MODEL_PATH: corrupt }, /corrupt\.json: not valid JSON/);
-    await expectRefusedStart({ MODEL_PATH: tampered }, /tampered\.json: content does not match its sha256/);
-    await expectRefusedStart({ MODEL_PATH: wrongFormat }, /wrong\.json: not a lead-conversion model/);
+    await Promise.all([
+      expectRefusedStart({ MODEL_PATH: path.join(dir, 'absent.json') }, /^leadscore: cannot load the model: .*absent\.json: no such file$/),
+      expectRefusedStart({ MODEL_PATH: corrupt }, /corrupt\.json: not valid JSON/),
+      expectRefusedStart({ MODEL_PATH: tampered }, /tampered\.json: content does not match its sha256/),
+      expectRefusedStart({ MODEL_PATH: wrongFormat }, /wrong\.json: not a lead-conversion model/),
+    ]);
   });
 
   it('refuses a bad environment variable by name', async () => {

@@ -2,11 +2,11 @@ import http from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { saveArtifact } from '../../src/model/artifact.js';
 import { trainedFixture, variantArtifact } from '../model/helpers.js';
 import { readScrape } from './scrape.js';
-import { startServer } from './process.js';
+import { startServer, type RunningServer } from './process.js';
 
 const healthOnNewConnection = (port: number) =>
   new Promise<{ status: number; version: string }>((resolve, reject) => {
@@ -24,11 +24,23 @@ const versionsServed = async (port: number) => {
   return [...versions];
 };
 
-// Each test starts real processes (a primary and its workers): generous limits for a loaded machine; nothing waits on them to pass.
+// One cluster (a primary and two workers) serves the first tests in turn, as one deployment would
+// live through them; the back-off test needs one of its own. Generous limits for a loaded machine;
+// nothing waits on them to pass.
 describe('WORKERS', { timeout: 90_000 }, () => {
-  it('runs several workers on one port that all answer, and stops them all on SIGTERM', async () => {
-    const model = await saveArtifact(trainedFixture().outcome.artifact, mkdtempSync(path.join(tmpdir(), 'leadscore-workers-')));
-    const server = await startServer({ MODEL_PATH: model, WORKERS: '2' }, 2);
+  const key = 'admin-key-0123456789abcdef';
+  const auth = { authorization: `Bearer ${key}` };
+  const first = trainedFixture().outcome.artifact;
+  const second = variantArtifact('b');
+  let dir: string;
+  let server: RunningServer;
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'leadscore-workers-'));
+    await saveArtifact(first, dir);
+    server = await startServer({ MODEL_PATH: dir, WORKERS: '2', API_KEYS: `${key}:admin+score+read` }, 2);
+  });
+
+  it('runs several workers on one port that all answer, and one scrape reports them all', async () => {
     const statuses = [];
     for (let i = 0; i < 20; i++) statuses.push(await getOnNewConnection(server.port));
     expect(statuses.every((status) => status === 200)).toBe(true);
@@ -44,13 +56,32 @@ describe('WORKERS', { timeout: 90_000 }, () => {
     // One scrape reports the whole process group, whichever worker answers it.
     const lead = JSON.stringify(trainedFixture().leads[0]);
     for (let i = 0; i < 10; i++) {
-      const response = await fetch(`http://127.0.0.1:${server.port}/predict`, { method: 'POST', body: lead, headers: { 'content-type': 'application/json', connection: 'close' } });
+      const response = await fetch(`http://127.0.0.1:${server.port}/predict`, { method: 'POST', body: lead, headers: { 'content-type': 'application/json', connection: 'close', ...auth } });
       expect(response.status).toBe(200);
     }
-    const scrape = readScrape(await (await fetch(`http://127.0.0.1:${server.port}/metrics`, { headers: { connection: 'close' } })).text());
+    const scrape = readScrape(await (await fetch(`http://127.0.0.1:${server.port}/metrics`, { headers: { connection: 'close', ...auth } })).text());
     expect(scrape.value('http_request_duration_seconds', { route: '/health', status_code: '200' })).toBe(20);
     expect(scrape.value('leadscore_predictions_total')).toBe(10);
     expect(scrape.value('leadscore_model_info')).toBe(1);
+  });
+
+  it('reloads every worker: through one worker’s admin route, and on SIGHUP to the primary', async () => {
+    expect(await versionsServed(server.port)).toEqual([first.model_version]);
+
+    await saveArtifact(second, dir);
+    const response = await fetch(`http://127.0.0.1:${server.port}/admin/model/reload`, { method: 'POST', headers: auth });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ model_version: second.model_version, previous_version: first.model_version, processes: 2 });
+    expect(await versionsServed(server.port)).toEqual([second.model_version]); // both workers, as soon as the reload answered
+
+    await saveArtifact(first, dir);
+    server.child.kill('SIGHUP');
+    let served = await versionsServed(server.port);
+    for (let i = 0; i < 50 && served.join() !== first.model_version; i++) served = await versionsServed(server.port);
+    expect(served).toEqual([first.model_version]);
+  });
+
+  it('stops every worker on SIGTERM and exits 0', async () => {
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
   });
@@ -67,29 +98,4 @@ describe('WORKERS', { timeout: 90_000 }, () => {
     expect(restarts.map((line) => Number(/in (\d+) ms/.exec(line)![1]))).toEqual([100, 200, 400, 800]);
     expect(server.stderr()).toMatch(/5 workers in a row exited before listening; giving up/);
   });
-
-  it('reloads every worker: through one worker’s admin route, and on SIGHUP to the primary', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'leadscore-workers-'));
-    const first = trainedFixture().outcome.artifact;
-    const second = variantArtifact('b');
-    await saveArtifact(first, dir);
-    const key = 'admin-key-0123456789abcdef';
-    const server = await startServer({ MODEL_PATH: dir, WORKERS: '2', API_KEYS: `${key}:admin` }, 2);
-    expect(await versionsServed(server.port)).toEqual([first.model_version]);
-
-    await saveArtifact(second, dir);
-    const response = await fetch(`http://127.0.0.1:${server.port}/admin/model/reload`, { method: 'POST', headers: { authorization: `Bearer ${key}` } });
-    expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ model_version: second.model_version, previous_version: first.model_version, processes: 2 });
-    expect(await versionsServed(server.port)).toEqual([second.model_version]); // both workers, as soon as the reload answered
-
-    await saveArtifact(first, dir);
-    server.child.kill('SIGHUP');
-    let served = await versionsServed(server.port);
-    for (let i = 0; i < 50 && served.join() !== first.model_version; i++) served = await versionsServed(server.port);
-    expect(served).toEqual([first.model_version]);
-    server.child.kill('SIGTERM');
-    expect(await server.exited).toBe(0);
-  });
 });
-
