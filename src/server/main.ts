@@ -8,12 +8,11 @@ import { AggregatorRegistry } from 'prom-client';
 import { loadArtifact } from '../model/artifact.js';
 import { findArtifact } from '../model/catalog.js';
 import { describeLocation, openStore, scheduleRetention, type Store } from '../store/index.js';
-import { buildApp, servingModel } from './app.js';
 import { loadConfig, type Config } from './config.js';
 import { mergeCounts, type ObservedCounts } from '../model/drift.js';
 import { DriftCounter } from './drift.js';
 import { ServiceMetrics } from './metrics.js';
-import { ModelHolder, type ModelChange, type ReloadOutcome } from './models.js';
+import { ModelHolder, servingModel, type ModelChange, type ReloadOutcome } from './models.js';
 
 /** After the drain, in-flight work gets this long to finish before the process gives up and exits non-zero. */
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -106,6 +105,10 @@ async function serve(config: Config): Promise<void> {
   const collectMetrics = cluster.isWorker ? () => askPrimary<string>({ kind: 'metrics' }) : undefined;
   const collectDriftCounts = cluster.isWorker ? (sinceMs: number) => askPrimary<ObservedCounts>({ kind: 'drift', sinceMs }) : undefined;
 
+  // The HTTP stack (Fastify, its plugins, the routes' schemas) is loaded only now: a process that
+  // cannot load its model or open its store refuses to start without it, and the cluster's primary,
+  // which serves no HTTP, never loads it.
+  const { buildApp } = await import('./app.js');
   const app = await buildApp({ config, model: models, logger, changeAll, metrics, collectMetrics, collectDriftCounts, driftCounter, store });
   // close-with-grace: a second signal or an error during shutdown exits at once, and an
   // uncaught error shuts down as gracefully as SIGTERM does (then exits 1).
