@@ -78,7 +78,7 @@ await saveArtifact(shipped, models); // saved last: latest.json names the shippe
 
 say('building the service (npm run build)…');
 execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
-const MAIN = ['dist/src/server/main.js'];
+const MAIN = ['dist/server/main.js'];
 
 const pool = leadPool(shipped, 10_000, 1);
 const predictBodies = pool.map((lead) => JSON.stringify(lead));

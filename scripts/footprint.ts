@@ -42,7 +42,7 @@ function cpuMs(pid: number): number {
 async function start(): Promise<{ child: ChildProcess; port: number }> {
   const port = await freePort();
   // As the image runs it (production, info logging), but bound to loopback; logs are discarded.
-  const child = spawn(process.execPath, ['dist/src/server/main.js'], {
+  const child = spawn(process.execPath, ['dist/server/main.js'], {
     cwd: root,
     env: { ...process.env, NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info' },
     stdio: ['ignore', openSync('/dev/null', 'w'), 'inherit'],

@@ -33,7 +33,7 @@ async function main(): Promise<void> {
 
   execBuild();
   const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const child = spawn(process.execPath, ['dist/src/server/main.js'], {
+  const child = spawn(process.execPath, ['dist/server/main.js'], {
     cwd: root,
     env: { ...process.env, PORT: String(port), MODEL_PATH: dir, API_KEYS: `${KEY}:admin+score+read`, WORKERS: args.workers, LOG_LEVEL: 'warn', STORE_URL: 'none' },
     stdio: ['ignore', 'inherit', 'inherit'],

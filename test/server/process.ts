@@ -1,4 +1,4 @@
-// Starts the real process entry, compiled as production runs it (dist/src/server/main.js, built by
+// Starts the real process entry, compiled as production runs it (dist/server/main.js, built by
 // test/setup/build.ts), as a child, for start-up and shutdown tests.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll } from 'vitest';
@@ -22,7 +22,7 @@ export interface RunningServer {
   exited: Promise<number | null>;
 }
 
-export function spawnServer(env: Record<string, string>, entry = 'dist/src/server/main.js'): { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> } {
+export function spawnServer(env: Record<string, string>, entry = 'dist/server/main.js'): { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> } {
   // TypeScript entries run through tsx; a compiled one (the image's command) runs on plain node.
   const child = spawn(process.execPath, entry.endsWith('.ts') ? ['--import', 'tsx', entry] : [entry], {
     // No load shedding: the suite runs many processes on two cores, where a process that has just
