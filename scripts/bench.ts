@@ -168,10 +168,14 @@ say(`stored batches: ${EXPORT_ROWS / STORE_BATCH} × ${STORE_BATCH.toLocaleStrin
 const storeServers = withPostgres({ none: servers.none!, sqlite: servers.sqlite! }, () => servers.postgres!);
 const exportLeads = leadPool(shipped, EXPORT_ROWS, 7);
 // Warm, as a serving process is: the batch path and the export, with the pool's leads, before anything is timed.
-for (const server of Object.values(storeServers)) {
+// Each server compared with one of these below gets the same history, untimed, so that a pair
+// differs in one setting only: a heap that has handled 10,000-lead batches, or a store holding
+// 100,000 scores, serves /predict differently from a fresh one.
+const twins = [servers.none_no_metrics!, servers.sqlite_challenger!];
+for (const server of [...Object.values(storeServers), ...twins]) {
   for (let i = 0; i < 3; i++) await send(`${server.url}/batch-predict`, { body: JSON.stringify({ leads: pool }) });
   for (const body of batchBodies.slice(0, 5)) await send(`${server.url}/batch-predict`, { body });
-  if (server !== servers.none) await countLines(`${server.url}/predictions`, { accept: 'text/csv' });
+  if (server !== servers.none && server !== servers.none_no_metrics) await countLines(`${server.url}/predictions`, { accept: 'text/csv' });
 }
 await sleep(10);
 const exportSince = new Date().toISOString(); // the export below reads exactly the leads stored from here on
@@ -187,6 +191,10 @@ for (let b = 0; b < EXPORT_ROWS / STORE_BATCH; b++) {
     batchTimes[name]!.cpu.push(cpuMs(server.child.pid!) - cpuBefore);
     if (helperBefore !== undefined) batchTimes[name]!.helperCpu.push(server.helperCpuMs!() - helperBefore);
   }
+}
+{
+  const exportLeadsBodies = Array.from({ length: EXPORT_ROWS / STORE_BATCH }, (_, b) => JSON.stringify({ leads: exportLeads.slice(b * STORE_BATCH, (b + 1) * STORE_BATCH) }));
+  for (const server of twins) for (const body of exportLeadsBodies) await send(`${server.url}/batch-predict`, { body });
 }
 const batch10k = Object.fromEntries(
   Object.entries(batchTimes).map(([name, t]) => [
