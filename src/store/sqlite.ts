@@ -48,11 +48,12 @@ const dialect: q.Dialect = {
  */
 const SUPERSEDE = 'UPDATE scores SET is_current = 0 WHERE id = (SELECT max(id) FROM scores WHERE mql_id = ?) AND is_current = 1';
 /**
- * Scores one drift query reads at most (but for scores of a single millisecond). 20,000 held the
- * event loop for ~50 ms a slice, and a /metrics scrape arriving during a count, which needs a few
- * turns of the loop, took up to 170 ms; 5,000 keeps it under 50 ms.
+ * Scores one drift query reads at most (but for scores of a single millisecond). A /metrics scrape
+ * arriving during a count needs a few turns of the event loop, each waiting for the slice in
+ * progress: in a store of a million scores (npm run bench), 20,000 a slice held a scrape up to
+ * 170 ms, 5,000 gave a median of 58 ms (a slice took ~11 ms); 1,000 keeps a slice near 2 ms.
  */
-const DRIFT_SLICE_ROWS = 5_000;
+const DRIFT_SLICE_ROWS = 1_000;
 const INSERT_SCORE =
   'INSERT INTO scores (mql_id, first_contact_date, landing_page_id, origin, probability, tier, model_version, scored_at, request_id, challenger_version, challenger_probability, challenger_tier) ' +
   'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
