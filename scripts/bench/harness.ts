@@ -174,25 +174,32 @@ export async function load(server: Server, options: { path: string; bodies: read
 }
 
 export interface Summary {
+  /** The best round's. */
   requestsPerSecond: number;
+  medianRequestsPerSecond: number;
   p50: number;
   p99: number;
   errors: number;
+  /** The lowest of the rounds. */
   cpuMicrosPerRequest: number;
   helperCpuMicrosPerRequest?: number;
   runs: number[];
 }
 
-/** Medians of each figure over the rounds; errors summed. */
+/** Each figure over the rounds: throughput and CPU from the best round, latencies as medians, errors summed. */
 export function summarise(loads: readonly Load[]): Summary {
   const helper = loads.map((l) => l.helperCpuMicrosPerRequest).filter((v): v is number => v !== undefined);
+  // The best round, not the median: on a shared machine another tenant's load only ever slows a
+  // run down (the same server's CPU per request moved 2-3× between rounds here), so a server's
+  // best round is the closest to what it can do; the median is kept beside it.
   return {
-    requestsPerSecond: round(median(loads.map((l) => l.requestsPerSecond))),
+    requestsPerSecond: round(Math.max(...loads.map((l) => l.requestsPerSecond))),
+    medianRequestsPerSecond: round(median(loads.map((l) => l.requestsPerSecond))),
     p50: median(loads.map((l) => l.p50)),
     p99: median(loads.map((l) => l.p99)),
     errors: loads.reduce((total, l) => total + l.errors, 0),
-    cpuMicrosPerRequest: round(median(loads.map((l) => l.cpuMicrosPerRequest)), 1),
-    ...(helper.length ? { helperCpuMicrosPerRequest: round(median(helper), 1) } : {}),
+    cpuMicrosPerRequest: round(Math.min(...loads.map((l) => l.cpuMicrosPerRequest)), 1),
+    ...(helper.length ? { helperCpuMicrosPerRequest: round(Math.min(...helper), 1) } : {}),
     runs: loads.map((l) => round(l.requestsPerSecond)),
   };
 }
