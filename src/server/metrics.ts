@@ -74,7 +74,12 @@ export class ServiceMetrics {
   });
 
   constructor(options: { processMetrics?: boolean } = {}) {
-    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    // Node's process metrics, with the event-loop delay sampled every 100 ms instead of every 10: a
+    // timer waking the loop 100 times a second split the batches of requests it serves per turn.
+    // Side by side (the bench harness, 8 rounds of 2 s, /predict at 8 connections, no store) the
+    // best round went from 13,048 to 14,228 req/s and the lowest CPU per request from 79 to 72 µs;
+    // a scrape every 15 s still reads 150 samples.
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 100 });
     this.reloads.inc({ outcome: 'ok' }, 0);
     this.reloads.inc({ outcome: 'failed' }, 0);
   }
