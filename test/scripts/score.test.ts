@@ -91,7 +91,7 @@ describe('scoreCsv and formula injection', () => {
   });
 });
 
-// Concurrent: each case spawns the command, and most of that is starting Node and tsx.
+// Concurrent: each case spawns the command, and most of that is starting Node and loading it.
 describe.concurrent('the command never loses or half-writes its output', () => {
   let dir: string;
   let model: string;
