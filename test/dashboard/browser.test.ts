@@ -58,6 +58,7 @@ async function startServer(store: Store | null): Promise<Server> {
 describe.skipIf(!hasChromium)('the dashboard in Chromium', () => {
   let browser: Awaited<ReturnType<typeof launchChromium>>;
   let context: BrowserContext;
+  let launching: ReturnType<typeof launchChromium> | undefined;
   let dir: string;
   let store: Store;
   let full: Server;
@@ -69,6 +70,10 @@ describe.skipIf(!hasChromium)('the dashboard in Chromium', () => {
   const crm = (url: string, body: unknown) => fetch(`${full.base}${url}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${CRM_KEY}` }, body: JSON.stringify(body) });
 
   beforeAll(async () => {
+    // Fourteen hours ahead of UTC, so a page that mixed local and UTC days would miscount today's
+    // leads most of the day. Chromium starts while the servers are filled.
+    launching = launchChromium({ timezoneId: 'Pacific/Kiritimati' });
+    launching.catch(() => {}); // awaited below; a failure is reported there
     dir = mkdtempSync(path.join(tmpdir(), 'leadscore-dashboard-'));
     store = (await openStore({ kind: 'sqlite', path: path.join(dir, 'scores.db'), synchronous: 'normal' }))!;
     [full, storeOff] = await Promise.all([startServer(store), startServer(null)]);
@@ -81,13 +86,13 @@ describe.skipIf(!hasChromium)('the dashboard in Chromium', () => {
     const deals = labelled.filter((lead) => lead.converted).map((lead) => ({ mql_id: lead.mql_id, won_date: lead.won_date }));
     expect((await post('/outcomes', { outcomes: deals })).status).toBe(200);
 
-    // Fourteen hours ahead of UTC, so a page that mixed local and UTC days would miscount today's leads most of the day.
-    browser = await launchChromium({ timezoneId: 'Pacific/Kiritimati' });
+    browser = await launching;
     context = browser.context;
   }, 60_000);
 
   afterAll(async () => {
-    await browser?.close();
+    // Closed even when the set-up failed before the launch was awaited.
+    await (browser ?? (await launching?.catch(() => undefined)))?.close();
     await Promise.all([full?.app.close(), storeOff?.app.close()]);
     await store?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });

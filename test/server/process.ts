@@ -1,7 +1,12 @@
 // Starts the real process entry, compiled as production runs it (dist/server/main.js, built by
 // test/setup/build.ts), as a child, for start-up and shutdown tests.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll } from 'vitest';
+import { saveArtifact } from '../../src/model/artifact.js';
+import { trainedFixture } from '../model/helpers.js';
 
 // A test that fails or times out must not leave its server (or a cluster's workers) running.
 const children = new Set<ChildProcess>();
@@ -59,4 +64,9 @@ export async function startServer(env: Record<string, string>, expectedListeners
     });
   });
   return { ...started, port };
+}
+
+/** The fixture model saved in a folder of its own, for a process to load by MODEL_PATH. */
+export async function savedFixture(): Promise<string> {
+  return saveArtifact(trainedFixture().outcome.artifact, mkdtempSync(path.join(tmpdir(), 'leadscore-main-')));
 }

@@ -1,0 +1,104 @@
+// Graceful shutdown of the real process: in-flight requests finish, keep-alive clients drain.
+import http from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { trainedFixture } from '../model/helpers.js';
+import { savedFixture, startServer } from './process.js';
+
+describe('graceful shutdown', { timeout: 60_000 }, () => {
+  it('finishes an in-flight request after SIGTERM while /health says 503, then exits 0', async () => {
+    const server = await startServer({ MODEL_PATH: await savedFixture(), SHUTDOWN_DRAIN_MS: '300' });
+    const lead = trainedFixture().leads[0]!;
+    const body = JSON.stringify({ leads: Array.from({ length: 200 }, (_, i) => ({ ...lead, mql_id: `lead-${i}` })) });
+    // A slow client: half the body now, the rest after the signal.
+    const inFlight = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request(
+        { port: server.port, method: 'POST', path: '/batch-predict', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          let text = '';
+          res.on('data', (chunk) => (text += chunk));
+          res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+        },
+      );
+      req.on('error', reject);
+      req.write(body.slice(0, body.length / 2));
+      setTimeout(() => req.end(body.slice(body.length / 2)), 700);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    server.child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const health = await fetch(`http://127.0.0.1:${server.port}/health`);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toEqual({ status: 'shutting_down' });
+    const finished = await inFlight;
+    expect(finished.status).toBe(200);
+    expect(JSON.parse(finished.body).predictions).toHaveLength(200);
+    expect(await server.exited).toBe(0);
+    expect(server.stdout()).toMatch(/"msg":"stopped"/);
+  });
+
+  it('drains keep-alive clients under load: no reset, no failed request, exit 0 within the drain plus 2 s', async () => {
+    const drainMs = 500;
+    const server = await startServer({ MODEL_PATH: await savedFixture(), SHUTDOWN_DRAIN_MS: String(drainMs) });
+    // Clients as a load balancer's or CRM's HTTP agent keeps them: 16 sockets that stay open until the server closes them.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 17 });
+    const lead = trainedFixture().leads[0]!;
+    const send = (path: string, body: string, slowUntil?: Promise<unknown>) =>
+      new Promise<number>((resolve, reject) => {
+        const req = http.request({ port: server.port, method: 'POST', path, agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode!));
+        });
+        req.on('error', reject);
+        if (!slowUntil) return void req.end(body);
+        req.write(body.slice(0, body.length / 2));
+        slowUntil.then(() => req.end(body.slice(body.length / 2)));
+      });
+    const readiness = () =>
+      new Promise<number>((resolve, reject) => {
+        http.get({ port: server.port, path: '/health', agent: false }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode!));
+        }).on('error', reject);
+      });
+    // The load balancer: it probes readiness every 100 ms and stops routing after two 503s in a row.
+    let routing = true;
+    const balancer = async () => {
+      let failedProbes = 0;
+      while (routing) {
+        failedProbes = (await readiness()) === 503 ? failedProbes + 1 : 0;
+        if (failedProbes === 2) routing = false;
+        else await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    };
+    let answered = 0;
+    const failures: string[] = [];
+    const count = (status: Promise<number>) =>
+      status.then(
+        (code) => (code === 200 ? answered++ : failures.push(`HTTP ${code}`)),
+        (error: NodeJS.ErrnoException) => failures.push(error.code ?? String(error)),
+      );
+    const client = async () => {
+      while (routing) await count(send('/predict', JSON.stringify(lead)));
+    };
+    const clients = Array.from({ length: 16 }, client);
+    while (answered < 500) await new Promise((resolve) => setImmediate(resolve));
+    // And one upload still arriving when the server begins to close.
+    let signalled = 0;
+    let finishUpload!: () => void;
+    const uploadRest = new Promise<void>((resolve) => (finishUpload = resolve));
+    const upload = count(send('/batch-predict', JSON.stringify({ leads: Array.from({ length: 200 }, (_, i) => ({ ...lead, mql_id: `lead-${i}` })) }), uploadRest));
+    signalled = Date.now();
+    server.child.kill('SIGTERM');
+    const probing = balancer();
+    setTimeout(finishUpload, drainMs + 200);
+    const code = await server.exited;
+    const elapsed = Date.now() - signalled;
+    routing = false;
+    await Promise.all([...clients, upload, probing.catch(() => undefined)]);
+    agent.destroy();
+    expect(failures).toEqual([]);
+    expect(code).toBe(0);
+    expect(elapsed).toBeLessThan(drainMs + 2000);
+    expect(answered).toBeGreaterThan(501);
+  });
+});
