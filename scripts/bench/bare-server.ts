@@ -1,60 +1,37 @@
 // The reference point for the benchmark: Fastify with the service's logger settings, request ids
 // and hooks, and routes that do no work of their own, answering bodies of the same size as the
-// real ones. The hooks are the service's (src/server/plugins/requests.ts) in the same callback
-// style and with the same log line, so the comparison measures the scoring work and what the
+// real ones. Its request ids, hooks and log line are the service's own plugin
+// (src/server/plugins/requests.ts), so the comparison measures the scoring work and what the
 // service adds in front of it (security headers, load shedding, metrics), nothing else.
 // BARE_PROTECTION=headers adds the service's own protection plugin with security headers only,
 // BARE_PROTECTION=all with load shedding too: what each costs, on a server that does nothing else.
-import { randomUUID } from 'node:crypto';
 import Fastify, { LogController } from 'fastify';
 import pino from 'pino';
 import protection from '../../src/server/plugins/protection.js';
+import requests, { requestId } from '../../src/server/plugins/requests.js';
 
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
 const logger = pino({ level: 'info', base: { pid: process.pid } });
 const app = Fastify({
   loggerInstance: logger,
   logController: new LogController({ disableRequestLogging: true }),
   bodyLimit: 10 * 1024 * 1024,
   requestIdHeader: false,
-  genReqId: (request) => {
-    const incoming = request.headers['x-request-id'];
-    return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-  },
+  genReqId: requestId,
 });
 const withProtection = process.env.BARE_PROTECTION;
 if (withProtection) await app.register(protection, { maxEventLoopDelayMs: withProtection === 'all' ? 1000 : 0 });
 const prediction = JSON.parse(process.env.BARE_PREDICTION!) as Record<string, unknown>;
 const { model_version, ...item } = prediction;
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    batchSize: number | null;
-  }
-}
-app.decorateRequest('batchSize', null);
-app.addHook('onSend', (request, reply, payload, done) => {
-  reply.header('x-request-id', request.id);
-  done(null, payload);
+await app.register(requests);
+app.post('/predict', async (request) => {
+  request.modelVersion = model_version as string;
+  return prediction;
 });
-app.addHook('onResponse', (request, reply, done) => {
-  request.log.info(
-    {
-      method: request.method,
-      route: request.routeOptions.url ?? 'unknown',
-      status: reply.statusCode,
-      duration_ms: Math.round(reply.elapsedTime * 100) / 100,
-      model_version,
-      ...(request.batchSize !== null ? { batch_size: request.batchSize } : {}),
-    },
-    'request',
-  );
-  done();
-});
-app.post('/predict', async () => prediction);
 // Node's own JSON floor: parse the body, answer an array of the same length and size.
 app.post('/batch-predict', async (request) => {
   const { leads } = request.body as { leads: unknown[] };
+  request.modelVersion = model_version as string;
   request.batchSize = leads.length;
   return { model_version, predictions: leads.map(() => item) };
 });

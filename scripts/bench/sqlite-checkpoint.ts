@@ -23,9 +23,8 @@ function batch(size: number, scoredAt: number): ScoreBatch {
     const id = ((n * 2654435761) >>> 0).toString(16).padStart(8, '0') + n.toString(16).padStart(24, '0');
     return { mql_id: id, first_contact_date: '2018-03-01', landing_page_id: `page-${n % 400}`, origin: 'organic_search', probability: (n % 1000) / 1000, tier: 'B' as const };
   });
-  return { request_id: `r${n(scoredAt)}`, scored_at: new Date(scoredAt), model_version: 'bench', leads };
+  return { request_id: `bench-${scoredAt}`, scored_at: new Date(scoredAt), model_version: 'bench', leads };
 }
-const n = (x: number) => x.toString(36);
 
 const stores = [1000, 10_000].map((pages) => ({ pages, store: openSqliteStore(path.join(dir, `p${pages}.db`), 'normal', {}, pages) }));
 const started = Date.now();

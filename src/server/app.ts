@@ -1,6 +1,5 @@
 // buildApp: the HTTP service, assembled from plugins in the order they depend on each other.
 // The process entry (config, model loading, signals, workers) is main.ts.
-import { randomUUID } from 'node:crypto';
 import fastifyAccepts from '@fastify/accepts';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { FastifyRouteSchemaDef } from 'fastify/types/schema.js';
@@ -19,7 +18,7 @@ import errors from './plugins/errors.js';
 import metrics from './plugins/metrics.js';
 import monitor from './plugins/monitor.js';
 import protection from './plugins/protection.js';
-import requests from './plugins/requests.js';
+import requests, { requestId } from './plugins/requests.js';
 import scoring from './plugins/scoring.js';
 import store from './plugins/store.js';
 import admin from './routes/admin.js';
@@ -63,9 +62,6 @@ declare module 'fastify' {
   }
 }
 
-// Request ids from clients are echoed and logged, so only short plain tokens are taken; anything else gets a fresh id.
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
-
 /** zod validates each route's input; errors keep zod's paths so a batch names leads[17].field. */
 const zodValidatorCompiler = ({ schema, httpPart }: FastifyRouteSchemaDef<unknown>) => (data: unknown) => {
   const result = (schema as z.ZodType).safeParse(data);
@@ -84,10 +80,7 @@ export async function buildApp(options: AppOptions) {
     logController: new LogController({ disableRequestLogging: true }), // one line per request, written by plugins/requests.ts
     // Not `requestIdHeader`: Fastify would take the header as it is, without genReqId's check.
     requestIdHeader: false,
-    genReqId: (request) => {
-      const incoming = request.headers['x-request-id'];
-      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    },
+    genReqId: requestId,
     // A client trickling a body (or headers) cannot hold a connection and its buffers open: Node cuts
     // it off with 408 once the whole request has not arrived in time. Node only checks every
     // connectionsCheckingInterval (30 s by default), so check often enough to honour the limit.

@@ -1,6 +1,17 @@
 // Per-request plumbing: the request id header, one log line per request, and draining on shutdown.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+
+// Request ids from clients are echoed and logged, so only short plain tokens are taken; anything else gets a fresh id.
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** Fastify's genReqId: the client's x-request-id when it is a plain token, else a fresh one. */
+export function requestId(request: IncomingMessage): string {
+  const incoming = request.headers['x-request-id'];
+  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
 
 declare module 'fastify' {
   interface FastifyInstance {
