@@ -46,7 +46,12 @@ const dialect: q.Dialect = {
  * score of the lead, and a lead rescored daily made each write slower than the last. With 1,000
  * leads rescored 300 times, a batch of their 1,000 writes took 11 → 115 ms that way, 3–11 ms this way.
  */
-const SUPERSEDE = 'UPDATE scores SET is_current = 0 WHERE id = (SELECT max(id) FROM scores WHERE mql_id = ?) AND is_current = 1';
+// One statement for a whole batch (its mql_ids as a JSON array) rather than one per lead: on a
+// store of 200,000 scores, 1,000-lead batches side by side took 15.2–16.3 µs of CPU per lead
+// against 17.0–18.1 (0.89×). Most of the rest is the random-key mql_id index: each new key dirties
+// a page of its own, written to the WAL at commit (the table and the scored_at index alone: ~3 µs).
+const SUPERSEDE =
+  'UPDATE scores SET is_current = 0 WHERE id IN (SELECT (SELECT max(id) FROM scores WHERE mql_id = lead.value) FROM json_each(?) AS lead) AND is_current = 1';
 /**
  * Scores one drift query reads at most (but for scores of a single millisecond). A /metrics scrape
  * arriving during a count needs a few turns of the event loop, each waiting for the slice in
@@ -55,8 +60,8 @@ const SUPERSEDE = 'UPDATE scores SET is_current = 0 WHERE id = (SELECT max(id) F
  */
 const DRIFT_SLICE_ROWS = 1_000;
 const INSERT_SCORE =
-  'INSERT INTO scores (mql_id, first_contact_date, landing_page_id, origin, probability, tier, model_version, scored_at, request_id, challenger_version, challenger_probability, challenger_tier) ' +
-  'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+  'INSERT INTO scores (mql_id, first_contact_date, landing_page_id, origin, probability, tier, model_version, scored_at, request_id, challenger_version, challenger_probability, challenger_tier, is_current) ' +
+  'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
 const UPSERT_OUTCOME =
   'INSERT INTO outcomes (mql_id, won_date, converted, received_at) VALUES (?, ?, ?, ?) ' +
   'ON CONFLICT (mql_id) DO UPDATE SET won_date = excluded.won_date, converted = excluded.converted, received_at = excluded.received_at ' +
@@ -133,10 +138,15 @@ export class SqliteStore implements Store {
       const insertScore = db.prepare(INSERT_SCORE);
       const supersede = db.prepare(SUPERSEDE);
       const insertBatch = db.transaction((rows: Row[]) => {
-        for (const row of rows) {
-          supersede.run(row[0]);
-          insertScore.run(row);
+        supersede.run(JSON.stringify(rows.map((row) => row[0])));
+        // A lead named twice in one batch: its last score is the current one.
+        const seen = new Set<unknown>();
+        const current = new Array<number>(rows.length);
+        for (let i = rows.length - 1; i >= 0; i--) {
+          current[i] = seen.has(rows[i]![0]) ? 0 : 1;
+          seen.add(rows[i]![0]);
         }
+        for (let i = 0; i < rows.length; i++) insertScore.run(rows[i]!, current[i]);
       });
       // better-sqlite3 runs a transaction called inside another as a savepoint: one batch's
       // failure rolls back that batch only; an error of the file itself aborts them all.
