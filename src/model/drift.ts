@@ -171,6 +171,25 @@ export function scoreBin(reference: DriftReference, probability: number): string
   return `d${scoreBinIndex(compile(reference, DRIFT_DEFAULTS.topK).edges, probability) + 1}`;
 }
 
+/**
+ * binLead for many leads at a time: the bins are looked up once per reference, and `visit` is
+ * called with each lead's bin per feature instead of building a record per lead (the per-request
+ * counting path of a service without a store).
+ */
+export function leadBinner(reference: DriftReference, topK: number = DRIFT_DEFAULTS.topK): (lead: Lead, probability: number, visit: (feature: string, bin: string) => void) => void {
+  const { binOf, edges } = compile(reference, topK);
+  const features = reference.features.map(({ feature }) => ({ feature, map: binOf.get(feature)! }));
+  const scoreBins = Array.from({ length: edges.length + 1 }, (_, i) => `d${i + 1}`);
+  return (lead, probability, visit) => {
+    for (const { feature, map } of features) {
+      const category = extractCategory(feature, lead);
+      visit(feature, map.get(category) ?? (category === REST ? REST : OTHER));
+    }
+    if (!(probability >= 0 && probability <= 1)) throw new RangeError(`a probability must be in [0, 1], got ${probability}`);
+    visit(SCORE, scoreBins[scoreBinIndex(edges, probability)]!);
+  };
+}
+
 /** Every drift bin of one scored lead: what a server adds 1 to, per feature. */
 export function binLead(reference: DriftReference, lead: Lead, probability: number, topK: number = DRIFT_DEFAULTS.topK): Record<string, string> {
   const out: Record<string, string> = {};
@@ -320,8 +339,8 @@ export function mergeCounts(...parts: ObservedCounts[]): Record<string, Record<s
 export function countLeads(reference: DriftReference, leads: readonly Lead[], probabilities: ArrayLike<number>, topK: number = DRIFT_DEFAULTS.topK): Record<string, Record<string, number>> {
   if (leads.length !== probabilities.length) throw new RangeError(`need one probability per lead, got ${probabilities.length} for ${leads.length} leads`);
   const counts: Record<string, Record<string, number>> = Object.fromEntries(driftFeatures(reference).map((f) => [f, {}]));
-  leads.forEach((lead, i) => {
-    for (const [feature, bin] of Object.entries(binLead(reference, lead, probabilities[i]!, topK))) counts[feature]![bin] = (counts[feature]![bin] ?? 0) + 1;
-  });
+  const bin = leadBinner(reference, topK);
+  const add = (feature: string, value: string) => (counts[feature]![value] = (counts[feature]![value] ?? 0) + 1);
+  leads.forEach((lead, i) => bin(lead, probabilities[i]!, add));
   return counts;
 }

@@ -3,7 +3,7 @@
 import type { Lead } from '../features/lead.js';
 import { MISSING } from '../features/pipeline.js';
 import type { Artifact } from '../model/artifact.js';
-import { binLead, DRIFT_DEFAULTS, driftReport, mergeCounts, SCORE, type DriftReport, type ObservedCounts } from '../model/drift.js';
+import { DRIFT_DEFAULTS, leadBinner, driftReport, mergeCounts, SCORE, type DriftReport, type ObservedCounts } from '../model/drift.js';
 import type { DriftCounts, Store } from '../store/index.js';
 
 const HOUR_MS = 3_600_000;
@@ -18,12 +18,14 @@ const KEPT_HOURS = 24 * 7;
 export class DriftCounter {
   #buckets = new Map<number, Record<string, Record<string, number>>>();
   #artifact: Artifact | null = null;
+  #bin: ReturnType<typeof leadBinner> | null = null;
 
   constructor(private readonly now: () => number = Date.now) {}
 
   count(artifact: Artifact, leads: readonly Lead[], probabilities: readonly number[]): void {
     if (this.#artifact !== artifact) {
       this.#artifact = artifact;
+      this.#bin = leadBinner(artifact.reference);
       this.#buckets.clear();
     }
     const hour = Math.floor(this.now() / HOUR_MS);
@@ -32,12 +34,12 @@ export class DriftCounter {
       this.#buckets.set(hour, (bucket = {}));
       for (const old of this.#buckets.keys()) if (old <= hour - KEPT_HOURS) this.#buckets.delete(old);
     }
-    for (let i = 0; i < leads.length; i++) {
-      for (const [feature, bin] of Object.entries(binLead(artifact.reference, leads[i]!, probabilities[i]!))) {
-        const counts = (bucket[feature] ??= {});
-        counts[bin] = (counts[bin] ?? 0) + 1;
-      }
-    }
+    const into = bucket;
+    const add = (feature: string, bin: string) => {
+      const counts = (into[feature] ??= {});
+      counts[bin] = (counts[bin] ?? 0) + 1;
+    };
+    for (let i = 0; i < leads.length; i++) this.#bin!(leads[i]!, probabilities[i]!, add);
   }
 
   /** Counts of the buckets that overlap [since, now]. */

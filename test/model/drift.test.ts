@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { LabelledLead } from '../../src/features/lead.js';
 import {
   binLead,
+  leadBinner,
   categoryBin,
   countLeads,
   DriftReferenceSchema,
@@ -105,6 +106,23 @@ describe('the training reference and its bins', () => {
     expect(() => scoreBin(ref, Number.NaN)).toThrow(/probability must be in \[0, 1\]/);
     const { leads, outcome } = trainedFixture();
     expect(binLead(ref, { ...leads[0]!, landing_page_id: 'new' }, scoreLeads(outcome.final, [leads[0]!])[0]!)).toMatchObject({ landing_page_id: '(other)', score: expect.stringMatching(/^d\d+$/) });
+  });
+
+  it('bins many leads as binLead bins each, kept, rest, never-seen and missing values alike', () => {
+    const ref = reference();
+    const { leads, outcome } = trainedFixture();
+    const varied = [...leads.slice(0, 400), { ...leads[0]!, landing_page_id: 'new' }, { ...leads[1]!, origin: null }, { ...leads[2]!, origin: 'a-channel-never-seen' }];
+    const probabilities = [...scoreLeads(outcome.final, varied), 0, 1];
+    const bin = leadBinner(ref, 5);
+    const seen = new Set<string>();
+    varied.concat(leads.slice(0, 2)).forEach((lead, i) => {
+      const bins: Record<string, string> = {};
+      bin(lead, probabilities[i]!, (feature, value) => (bins[feature] = value));
+      expect(bins).toEqual(binLead(ref, lead, probabilities[i]!, 5));
+      Object.values(bins).forEach((value) => seen.add(value));
+    });
+    for (const kind of [REST, '(other)', '(missing)', 'd1', `d${ref.score.edges.length + 1}`]) expect(seen, kind).toContain(kind);
+    expect(() => bin(leads[0]!, Number.NaN, () => {})).toThrow(/probability must be in \[0, 1\]/);
   });
 });
 
