@@ -1,4 +1,4 @@
-// npm run bench -- [--rounds 5] [--seconds 3] [--connections 8,64] [--postgres auto|off|<url>] [--out bench-results.json]
+// npm run bench -- [--rounds 5] [--seconds 3] [--connections 8,64] [--side-rounds 7] [--side-rate 1500] [--postgres auto|off|<url>] [--out bench-results.json]
 // The compiled service, as production runs it, beside a bare Fastify server, side by side in one
 // run: with no store, with SQLite and with PostgreSQL, with and without instrumentation, with a
 // challenger; its batches, its /v2 route, its store through the HTTP API, its cold start, a
@@ -22,6 +22,7 @@ import {
   median,
   peakRssDuring,
   removeOnExit,
+  sideBySide,
   round,
   say,
   send,
@@ -43,6 +44,8 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '8,64' },
     postgres: { type: 'string', default: 'auto' },
     'cold-starts': { type: 'string', default: '5' },
+    'side-rounds': { type: 'string', default: '7' },
+    'side-rate': { type: 'string', default: '1500' },
     'scrape-leads': { type: 'string', default: '1000000' },
     out: { type: 'string', default: 'bench-results.json' },
   },
@@ -51,6 +54,9 @@ const ROUNDS = Number(args.rounds);
 const SECONDS = Number(args.seconds);
 const CONNECTIONS = args.connections!.split(',').map(Number);
 const COLD_STARTS = Number(args['cold-starts']);
+const SIDE_ROUNDS = Number(args['side-rounds']);
+const SIDE_RATE = Number(args['side-rate']);
+const SIDE_SECONDS = 5;
 const SCRAPE_LEADS = Number(args['scrape-leads']);
 const EXPORT_ROWS = 100_000;
 const STORE_BATCH = 10_000;
@@ -239,6 +245,31 @@ for (const connections of CONNECTIONS) {
   predict[connections] = Object.fromEntries(Object.entries(runs).map(([name, loads]) => [name, summarise(loads)]));
 }
 
+// The same servers side by side in time: each at the same fixed rate at once, CPU per response
+// over one window. The ratios the targets are about, read in the same seconds of this shared machine.
+say(`/predict side by side: ${SIDE_ROUNDS} rounds, every server at ${SIDE_RATE} req/s at once, CPU per response over ${SIDE_SECONDS} s…`);
+const sideNames = ['bare', 'none', 'none_no_metrics', 'sqlite', 'sqlite_challenger'];
+const side = await sideBySide(
+  sideNames.map((name) => servers[name]!),
+  { path: '/predict', bodies: predictBodies, rate: SIDE_RATE, seconds: SIDE_SECONDS, rounds: SIDE_ROUNDS, root },
+  '/predict side by side',
+);
+/** Per round, a over b (CPU per response of b over a's: above 1, a serves more per CPU second); median, lowest, highest. */
+const sideRatio = (a: string, b: string) => {
+  const values = side.rounds.map((r) => r[b]! / r[a]!);
+  return { median: round(median(values), 3), low: round(Math.min(...values), 3), high: round(Math.max(...values), 3), rounds: values.map((v) => round(v, 3)) };
+};
+const sideFigures = {
+  rate_per_server: SIDE_RATE,
+  seconds: SIDE_SECONDS,
+  cpu_micros_per_response: Object.fromEntries(sideNames.map((name) => [name, side.rounds.map((r) => round(r[name]!, 1))])),
+  none_vs_bare: sideRatio('none', 'bare'),
+  sqlite_vs_bare: sideRatio('sqlite', 'bare'),
+  metrics_on_vs_off: sideRatio('none', 'none_no_metrics'),
+  challenger_vs_not: sideRatio('sqlite_challenger', 'sqlite'),
+  errors: side.errors,
+};
+
 say(`/batch-predict and /v2 infer, 1,000 leads per request, 8 connections…`);
 const batchLoad = (server: Server, urlPath = '/batch-predict', bodies = batchBodies) => () => load(server, { path: urlPath, bodies, connections: 8, seconds: SECONDS });
 const V2_PATH = '/v2/models/lead-conversion/infer';
@@ -338,6 +369,7 @@ const results = {
   instrumentation_in_process_micros: instrumentationMicros,
   cold_start_ms: Object.fromEntries(Object.entries(coldStarts).map(([name, runs]) => [name, { median: round(median(runs)), runs: runs.map((ms) => round(ms)) }])),
   predict: predictFigures,
+  predict_side_by_side: sideFigures,
   batch_1000: {
     ...batch,
     ratio_rps: Object.fromEntries(Object.keys(batch).filter((n) => n !== 'bare').map((n) => [n, ratio(batch[n]!.requestsPerSecond, batch.bare!.requestsPerSecond)])),
@@ -373,6 +405,17 @@ for (const connections of CONNECTIONS) {
   row(`/predict ×${c}, challenger cost (SQLite, CHALLENGER set vs not)`, `${fmt(s('sqlite_challenger').requestsPerSecond)} vs ${fmt(s('sqlite').requestsPerSecond)} req/s: **${(p.challenger_cost.rps * 100).toFixed(1)} %** (CPU ${(p.challenger_cost.cpu * 100).toFixed(1)} %)`, '≤ 30 %', p.challenger_cost.rps <= 0.3);
   const summaries = Object.entries(predict[connections]!);
   row(`/predict ×${c}, errors`, summaries.map(([n, x]) => `${n} ${x.errors}`).join(', '), '0', summaries.every(([, x]) => x.errors === 0));
+}
+{
+  const f = sideFigures;
+  const range = (r: { low: number; high: number }) => `${r.low}–${r.high}`;
+  const cost = (r: { median: number; low: number; high: number }) => `**${((1 - r.median) * 100).toFixed(1)} %** (rounds ${((1 - r.high) * 100).toFixed(1)} to ${((1 - r.low) * 100).toFixed(1)} %)`;
+  const at = `side by side, ${fmt(SIDE_RATE)} req/s each, CPU per response`;
+  row(`/predict ${at}: STORE_URL=none vs bare`, `**${f.none_vs_bare.median}×** (rounds ${range(f.none_vs_bare)})`, '≥ 0.9×', f.none_vs_bare.median >= 0.9);
+  row(`/predict ${at}: SQLite vs bare`, `**${f.sqlite_vs_bare.median}×** (rounds ${range(f.sqlite_vs_bare)})`, '≥ 0.75×', f.sqlite_vs_bare.median >= 0.75);
+  row(`/predict ${at}: instrumentation (none, METRICS=true vs false)`, cost(f.metrics_on_vs_off), '≤ 5 %', 1 - f.metrics_on_vs_off.median <= 0.05);
+  row(`/predict ${at}: challenger (SQLite, set vs not)`, cost(f.challenger_vs_not), '≤ 30 %', 1 - f.challenger_vs_not.median <= 0.3);
+  row(`/predict ${at}: errors`, String(f.errors), '0', f.errors === 0);
 }
 const b = results.batch_1000;
 const leadsPerS = (n: string) => fmt(batch[n]!.requestsPerSecond * 1000);

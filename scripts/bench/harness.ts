@@ -323,3 +323,71 @@ export async function startPostgres(root: string, mode: string): Promise<Postgre
 export function removeOnExit(dir: string): void {
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 }
+
+export interface SideBySide {
+  /** Per round, each server's CPU per response (µs) over the same window. */
+  rounds: Record<string, number>[];
+  /** Per round, each server's CPU per response over the first server's: the pair's ratio in one window. */
+  ratios: Record<string, number[]>;
+  /** The median of each server's ratios, with the lowest and highest. */
+  median: Record<string, { ratio: number; low: number; high: number }>;
+  errors: number;
+}
+
+/**
+ * Every server driven at once, each by a load generator of its own (a process) at the same fixed
+ * rate, with each server's CPU per response read over the same window: what another tenant takes
+ * from this shared machine it takes from all of them in that window, so the ratio of two servers'
+ * CPU per response in one round varies far less than their throughputs measured one after another
+ * (which moved 2-3× between rounds here). A server's capacity is the inverse of its CPU per
+ * response, so the ratio reads as throughput. The rate stays well below what either can serve.
+ */
+export async function sideBySide(servers: readonly Server[], options: { path: string; bodies: readonly string[]; rate: number; seconds: number; rounds: number; connections?: number; root: string }, label: string): Promise<SideBySide> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'leadscore-side-'));
+  const bodiesFile = path.join(dir, 'bodies.json');
+  writeFileSync(bodiesFile, JSON.stringify(options.bodies));
+  const rounds: Record<string, number>[] = [];
+  let errors = 0;
+  try {
+    for (let r = 0; r < options.rounds; r++) {
+      const drivers = servers.map((server) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', path.join(options.root, 'scripts/bench/drive.ts'), `${server.url}${options.path}`, bodiesFile, String(options.rate), String(options.seconds + 2), String(options.connections ?? 8)], {
+          cwd: options.root,
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        running.add(child);
+        const state = { responses: 0, failures: 0, ended: new Promise((resolve) => child.on('exit', resolve)) };
+        let buffered = '';
+        child.stdout!.on('data', (chunk: Buffer) => {
+          buffered += chunk.toString();
+          const lines = buffered.split('\n');
+          buffered = lines.pop()!;
+          for (const line of lines) {
+            const [responses, failures] = line.split(' ').map(Number);
+            if (Number.isFinite(responses)) [state.responses, state.failures] = [responses!, failures!];
+          }
+        });
+        return state;
+      });
+      // The window leaves out each generator's start and end (1 s either side).
+      await sleep(1000);
+      const start = servers.map((server, i) => ({ cpu: cpuMs(server.child.pid!), responses: drivers[i]!.responses }));
+      await sleep(options.seconds * 1000);
+      const round: Record<string, number> = {};
+      servers.forEach((server, i) => {
+        const responses = drivers[i]!.responses - start[i]!.responses;
+        round[server.name] = ((cpuMs(server.child.pid!) - start[i]!.cpu) * 1000) / Math.max(1, responses);
+      });
+      await Promise.all(drivers.map((d) => d.ended));
+      errors += drivers.reduce((sum, d) => sum + d.failures, 0);
+      rounds.push(round);
+      say(`  ${label} round ${r + 1}: ${Object.entries(round).map(([name, us]) => `${name} ${us.toFixed(0)} µs`).join(', ')}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const first = servers[0]!.name;
+  const ratios = Object.fromEntries(servers.map((server) => [server.name, rounds.map((round) => round[first]! / round[server.name]!)]));
+  const median_ = Object.fromEntries(Object.entries(ratios).map(([name, values]) => [name, { ratio: round(median(values), 3), low: round(Math.min(...values), 3), high: round(Math.max(...values), 3) }]));
+  return { rounds, ratios, median: median_, errors };
+}
