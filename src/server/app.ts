@@ -1,6 +1,5 @@
 // buildApp: the HTTP service, assembled from plugins in the order they depend on each other.
 // The process entry (config, model loading, signals, workers) is main.ts.
-import fastifyAccepts from '@fastify/accepts';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { FastifyRouteSchemaDef } from 'fastify/types/schema.js';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -98,7 +97,6 @@ export async function buildApp(options: AppOptions) {
   await app.register(errors, { bodyLimit: config.bodyLimit });
   await app.register(requests);
   await app.register(protection, { maxEventLoopDelayMs: config.maxEventLoopDelayMs, sampleIntervalMs: options.pressureSampleIntervalMs });
-  await app.register(fastifyAccepts);
   await app.register(docs);
   await app.register(auth, { apiKeys: config.apiKeys });
   await app.register(metrics, { metrics: options.metrics === undefined ? new ServiceMetrics() : options.metrics, public: config.metricsPublic, collect: options.collectMetrics });

@@ -1,6 +1,7 @@
 // Small pieces every route file shares: content types, the error responses they document, content negotiation.
 import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import Negotiator from 'negotiator';
 import { ErrorSchema } from './schemas.js';
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
@@ -23,5 +24,14 @@ export function sendWritten(reply: FastifyReply, contentType: string, body: stri
 export function wantsCsv(request: FastifyRequest, reply: FastifyReply): boolean {
   reply.header('vary', 'Accept');
   if (request.headers.accept === undefined) return false;
-  return request.accepts().type(['application/json', 'text/csv']) === 'text/csv';
+  return negotiate(request).mediaType(['application/json', 'text/csv']) === 'text/csv';
+}
+
+/**
+ * The Accept* headers read by negotiator, the library @fastify/accepts wraps: its other layer
+ * (accepts, with mime-types and their database) only maps file extensions, which no route needs,
+ * and took 16–23 ms of every start against negotiator's 4–7 ms (require() alone, six runs each).
+ */
+export function negotiate(request: FastifyRequest): Negotiator {
+  return new Negotiator({ headers: request.headers });
 }

@@ -12,6 +12,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DASHBOARD_CHARTS } from '../../report/dashboard.js';
 import { HttpError } from '../errors.js';
+import { negotiate } from '../http.js';
 
 const resolve = createRequire(import.meta.url).resolve;
 /** The page's own script, styles and the vega-util bridge: beside this folder in src/, and copied beside it in dist/ by the build. */
@@ -156,7 +157,7 @@ const dashboard: FastifyPluginAsyncZod<{ keysRequired: boolean }> = async (app, 
       const asset = (await loadPage()).assets.get(request.params.name);
       if (!asset) throw new HttpError(404, `no dashboard file ${JSON.stringify(request.params.name)}; reload /dashboard`);
       reply.type(asset.type).header('cache-control', IMMUTABLE).header('vary', 'accept-encoding');
-      if (request.accepts().encoding(['gzip', 'identity']) === 'gzip') return reply.header('content-encoding', 'gzip').send(asset.gzipped);
+      if (negotiate(request).encoding(['gzip', 'identity']) === 'gzip') return reply.header('content-encoding', 'gzip').send(asset.gzipped);
       return reply.send(asset.body);
     },
   });
