@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, expect, it } from 'vitest';
+import { testChild } from '../setup/children.js';
 import { openStore } from '../../src/store/index.js';
 
 const LEADS_PER_BATCH = 200;
@@ -57,7 +58,7 @@ it('keeps every batch two killed processes acknowledged, whole, no part of any o
 });
 
 function startWriter(file: string, name: string) {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'crash-writer.ts'), file, String(LEADS_PER_BATCH), '2', name], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [testChild('crash-writer'), file, String(LEADS_PER_BATCH), '2', name], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk) => (stderr += chunk));
   const acknowledged = new Set<number>();

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { testChild } from '../setup/children.js';
 import { openStore, StoreConfigError, StoreUnavailableError, type Store, type StoreOptions } from '../../src/store/index.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { lead, storeContract } from './contract.js';
@@ -153,7 +154,7 @@ describe('SQLite store on a file it may not write', () => {
     chmodSync(file, 0o444);
     // root writes whatever the mode says, so as root the store runs as nobody (65534)
     const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
-    const child = fork(path.join(import.meta.dirname, 'store-child.ts'), [file], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'], ...asNobody });
+    const child = fork(testChild('store-child'), [file], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], ...asNobody });
     let stderr = '';
     child.stderr!.on('data', (chunk) => (stderr += chunk));
     const replies: Record<string, unknown>[] = [];
