@@ -38,6 +38,54 @@ function percentileInterval(values: number[]): [number, number] {
 }
 
 /**
+ * ROC AUC of one model on many resamples of the same leads, each given as how many times it drew
+ * each lead. The leads are sorted by score once; a resample's AUC is then one pass over that order
+ * (Σ over groups of tied scores of positives × negatives scored lower, ties counting one half),
+ * instead of a sort per resample. Every term is a whole or half number, so the result is the very
+ * double rocAuc gives on the resample written out (the test compares them bit for bit).
+ */
+export class CountedRocAuc {
+  private readonly order: Uint32Array;
+  /** Where each group of tied scores ends in `order` (exclusive). */
+  private readonly groupEnds: Uint32Array;
+
+  constructor(
+    private readonly labels: Uint8Array,
+    scores: Float64Array,
+  ) {
+    const order = Uint32Array.from({ length: scores.length }, (_, i) => i).sort((x, y) => scores[x]! - scores[y]!);
+    const ends: number[] = [];
+    for (let i = 1; i <= order.length; i++) if (i === order.length || scores[order[i]!] !== scores[order[i - 1]!]) ends.push(i);
+    this.order = order;
+    this.groupEnds = Uint32Array.from(ends);
+  }
+
+  /** `counts[i]`: how many times lead i was drawn. */
+  of(counts: Uint32Array): number {
+    const { order, labels } = this;
+    let start = 0;
+    let positives = 0;
+    let negatives = 0;
+    let numerator = 0;
+    for (let g = 0; g < this.groupEnds.length; g++) {
+      const end = this.groupEnds[g]!;
+      let p = 0;
+      let q = 0;
+      for (let i = start; i < end; i++) {
+        const lead = order[i]!;
+        if (labels[lead]) p += counts[lead]!;
+        else q += counts[lead]!;
+      }
+      numerator += p * negatives + (p * q) / 2;
+      positives += p;
+      negatives += q;
+      start = end;
+    }
+    return positives === 0 || negatives === 0 ? Number.NaN : numerator / (positives * negatives);
+  }
+}
+
+/**
  * Paired bootstrap: each resample draws leads with replacement and scores both models on the
  * same draw, so the interval reflects the difference between them on these leads, not the
  * (much larger) noise of each model's figure on its own. Seeded, so a report is reproducible.
@@ -57,16 +105,24 @@ export function compareModels(
   const l = new Uint8Array(n);
   const a = new Float64Array(n);
   const b = new Float64Array(n);
+  const counts = new Uint32Array(n);
+  const aucA = new CountedRocAuc(labels, champion);
+  const aucB = new CountedRocAuc(labels, challenger);
   for (let r = 0; r < resamples; r++) {
+    counts.fill(0);
     for (let i = 0; i < n; i++) {
       const j = Math.floor(random() * n);
       l[i] = labels[j]!;
       a[i] = champion[j]!;
       b[i] = challenger[j]!;
+      counts[j]!++;
     }
-    for (const [name, metric] of Object.entries(METRICS) as [keyof typeof METRICS, (l: Uint8Array, s: Float64Array) => number][]) {
-      draws[name].push(metric(l, b) - metric(l, a));
-    }
+    // AUC from the draw counts: a sort per resample took 7.7× the time on the 2,655 leads of the
+    // real replay (1,000 resamples: 1,382 → 180 ms), 12× on 100,000 leads (100 resamples: 11.2 →
+    // 0.93 s). Brier and log loss are means over the drawn leads as they are.
+    draws.roc_auc.push(aucB.of(counts) - aucA.of(counts));
+    draws.brier.push(brierScore(l, b) - brierScore(l, a));
+    draws.log_loss.push(logLoss(l, b) - logLoss(l, a));
   }
   const paired = (name: keyof typeof METRICS): PairedMetric => {
     const first = METRICS[name](labels, champion);
