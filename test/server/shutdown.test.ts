@@ -1,34 +1,53 @@
 // Graceful shutdown of the real process: in-flight requests finish, keep-alive clients drain.
 import http from 'node:http';
-import { describe, expect, it } from 'vitest';
+import net from 'node:net';
+import { describe, it } from 'vitest';
 import { trainedFixture } from '../model/helpers.js';
 import { savedFixture, startServer } from './process.js';
 
-describe('graceful shutdown', { timeout: 60_000 }, () => {
-  it('finishes an in-flight request after SIGTERM while /health says 503, then exits 0', async () => {
-    const server = await startServer({ MODEL_PATH: await savedFixture(), SHUTDOWN_DRAIN_MS: '300' });
+/** Resolves once `condition` holds, checking every few milliseconds. */
+async function until(condition: () => boolean | Promise<boolean>): Promise<void> {
+  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+/** Whether a new connection to the port is refused (the server has stopped listening). */
+const refused = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+
+// Concurrent: each test has a server of its own, and most of each is waiting on its drain.
+describe.concurrent('graceful shutdown', { timeout: 60_000 }, () => {
+  it('finishes an in-flight request after SIGTERM while /health says 503, then exits 0', async ({ expect }) => {
+    const server = await startServer({ MODEL_PATH: await savedFixture(), SHUTDOWN_DRAIN_MS: '1000' });
     const lead = trainedFixture().leads[0]!;
     const body = JSON.stringify({ leads: Array.from({ length: 200 }, (_, i) => ({ ...lead, mql_id: `lead-${i}` })) });
-    // A slow client: half the body now, the rest after the signal.
+    // A slow client: half the body before the signal, the rest once the server has stopped listening.
+    const req = http.request({ port: server.port, method: 'POST', path: '/batch-predict', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } });
+    const connected = new Promise<void>((resolve) => req.on('socket', (socket) => socket.once('connect', () => resolve())));
     const inFlight = new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = http.request(
-        { port: server.port, method: 'POST', path: '/batch-predict', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-        (res) => {
-          let text = '';
-          res.on('data', (chunk) => (text += chunk));
-          res.on('end', () => resolve({ status: res.statusCode!, body: text }));
-        },
-      );
+      req.on('response', (res) => {
+        let text = '';
+        res.on('data', (chunk) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+      });
       req.on('error', reject);
-      req.write(body.slice(0, body.length / 2));
-      setTimeout(() => req.end(body.slice(body.length / 2)), 700);
     });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    req.write(body.slice(0, body.length / 2));
+    await connected;
     server.child.kill('SIGTERM');
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await until(() => /shutting down: readiness now 503/.test(server.stdout()));
     const health = await fetch(`http://127.0.0.1:${server.port}/health`);
     expect(health.status).toBe(503);
     expect(await health.json()).toEqual({ status: 'shutting_down' });
+    // After the drain the server takes no new connection; the request it is in the middle of still gets its answer.
+    await until(() => refused(server.port));
+    req.end(body.slice(body.length / 2));
     const finished = await inFlight;
     expect(finished.status).toBe(200);
     expect(JSON.parse(finished.body).predictions).toHaveLength(200);
@@ -36,7 +55,7 @@ describe('graceful shutdown', { timeout: 60_000 }, () => {
     expect(server.stdout()).toMatch(/"msg":"stopped"/);
   });
 
-  it('drains keep-alive clients under load: no reset, no failed request, exit 0 within the drain plus 2 s', async () => {
+  it('drains keep-alive clients under load: no reset, no failed request, exit 0 within the drain plus 2 s', async ({ expect }) => {
     const drainMs = 500;
     const server = await startServer({ MODEL_PATH: await savedFixture(), SHUTDOWN_DRAIN_MS: String(drainMs) });
     // Clients as a load balancer's or CRM's HTTP agent keeps them: 16 sockets that stay open until the server closes them.
