@@ -143,6 +143,8 @@ export interface Load {
   p50: number;
   p99: number;
   errors: number;
+  /** What the errors were: HTTP statuses other than 2xx, socket errors, timeouts. */
+  failures?: Record<string, number>;
   /** Server CPU per request: the cost of the work itself, whatever the load generator and the machine's other jobs take. */
   cpuMicrosPerRequest: number;
   /** CPU per request of the PostgreSQL server behind it, when the bench runs that server. */
@@ -163,11 +165,16 @@ export async function load(server: Server, options: { path: string; bodies: read
     requests: [{ setupRequest: (request) => ({ ...request, body: options.bodies[next++ % options.bodies.length] }) }],
   });
   const requests = Math.max(1, result.requests.total);
+  const failures: Record<string, number> = {};
+  for (const [status, { count }] of Object.entries(result.statusCodeStats ?? {})) if (!status.startsWith('2')) failures[`HTTP ${status}`] = count ?? 0;
+  if (result.timeouts) failures.timeouts = result.timeouts;
+  if (result.errors - result.timeouts > 0) failures['socket errors'] = result.errors - result.timeouts;
   return {
     requestsPerSecond: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
-    errors: result.errors + result.timeouts + result.non2xx,
+    errors: result.errors + result.non2xx,
+    ...(Object.keys(failures).length ? { failures } : {}),
     cpuMicrosPerRequest: ((cpuMs(pid) - cpuBefore) * 1000) / requests,
     ...(helperBefore !== undefined ? { helperCpuMicrosPerRequest: ((server.helperCpuMs!() - helperBefore) * 1000) / requests } : {}),
   };
@@ -217,7 +224,7 @@ export async function interleave<K extends string>(rounds: number, scenarios: Re
     for (const name of order) {
       const result = await scenarios[name]();
       runs[name].push(result);
-      line.push(`${name} ${result.requestsPerSecond.toFixed(0)}/s ${result.cpuMicrosPerRequest.toFixed(0)} µs${result.errors ? ` ${result.errors} errors` : ''}`);
+      line.push(`${name} ${result.requestsPerSecond.toFixed(0)}/s ${result.cpuMicrosPerRequest.toFixed(0)} µs${result.errors ? ` ${result.errors} errors (${JSON.stringify(result.failures)})` : ''}`);
     }
     say(`  ${label} round ${r + 1}: ${line.join(', ')}`);
   }

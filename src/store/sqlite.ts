@@ -59,6 +59,8 @@ const SUPERSEDE =
  * 170 ms, 5,000 gave a median of 58 ms (a slice took ~11 ms); 1,000 keeps a slice near 2 ms.
  */
 const DRIFT_SLICE_ROWS = 1_000;
+/** The writing connection's page cache, in KiB (see connect()). */
+const SQLITE_CACHE_KIB = 32 * 1024;
 const INSERT_SCORE =
   'INSERT INTO scores (mql_id, first_contact_date, landing_page_id, origin, probability, tier, model_version, scored_at, request_id, challenger_version, challenger_probability, challenger_tier, is_current) ' +
   'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
@@ -134,6 +136,12 @@ export class SqliteStore implements Store {
       db.pragma(`wal_autocheckpoint = ${this.checkpointPages}`);
       // The WAL is truncated back to this after a checkpoint instead of keeping its largest size.
       db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+      // Page cache of the writing connection: 32 MB instead of SQLite's 2 MB. A new score lands on a
+      // random leaf of the mql_id index, and once the index outgrows the cache nearly every insert
+      // reads its page back from the OS. In a store of a million scores, 1,000-lead batches side by
+      // side took 23.4 µs of CPU per lead against 32.8 (0.71×; 64 MB: 22.4). The cache fills only
+      // as pages are used: a small store's process stays as small as it was.
+      db.pragma(`cache_size = ${-SQLITE_CACHE_KIB}`);
       migrate(db);
       const insertScore = db.prepare(INSERT_SCORE);
       const supersede = db.prepare(SUPERSEDE);
