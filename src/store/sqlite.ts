@@ -59,8 +59,9 @@ const SUPERSEDE =
  * 170 ms, 5,000 gave a median of 58 ms (a slice took ~11 ms); 1,000 keeps a slice near 2 ms.
  */
 const DRIFT_SLICE_ROWS = 1_000;
-/** The writing connection's page cache, in KiB (see connect()). */
-const SQLITE_CACHE_KIB = 32 * 1024;
+/** WAL pages between automatic checkpoints, and the writing connection's page cache in KiB (see connect()). */
+const CHECKPOINT_PAGES = 10_000;
+const CACHE_KIB = 32 * 1024;
 const INSERT_SCORE =
   'INSERT INTO scores (mql_id, first_contact_date, landing_page_id, origin, probability, tier, model_version, scored_at, request_id, challenger_version, challenger_probability, challenger_tier, is_current) ' +
   'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
@@ -102,8 +103,8 @@ export class SqliteStore implements Store {
     private readonly file: string,
     private readonly synchronous: 'normal' | 'full',
     options: StoreOptions,
-    /** WAL pages between automatic checkpoints (see connect()); a setting for measuring it. */
-    private readonly checkpointPages = 10_000,
+    /** WAL pages between automatic checkpoints and the page cache in KiB (see connect()): settings for measuring them. */
+    private readonly tuning: { checkpointPages?: number; cacheKib?: number } = {},
   ) {
     this.description = `sqlite:${file}`;
     this.horizonDays = options.outcomeHorizonDays ?? 180;
@@ -133,15 +134,15 @@ export class SqliteStore implements Store {
       // a million scores a 1,000-lead batch took 68 ms that way (median), 32 ms checkpointing every
       // 10,000 pages (40 MB of WAL), 0.71× the mean time with the checkpoint's own ~200 ms once in
       // about ten batches (npx tsx scripts/bench/sqlite-checkpoint.ts).
-      db.pragma(`wal_autocheckpoint = ${this.checkpointPages}`);
+      db.pragma(`wal_autocheckpoint = ${this.tuning.checkpointPages ?? CHECKPOINT_PAGES}`);
       // The WAL is truncated back to this after a checkpoint instead of keeping its largest size.
       db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
       // Page cache of the writing connection: 32 MB instead of SQLite's 2 MB. A new score lands on a
-      // random leaf of the mql_id index, and once the index outgrows the cache nearly every insert
-      // reads its page back from the OS. In a store of a million scores, 1,000-lead batches side by
-      // side took 23.4 µs of CPU per lead against 32.8 (0.71×; 64 MB: 22.4). The cache fills only
-      // as pages are used: a small store's process stays as small as it was.
-      db.pragma(`cache_size = ${-SQLITE_CACHE_KIB}`);
+      // random leaf of the mql_id index, and once the index outgrows the cache most inserts read
+      // their page back from the OS. In a store of a million scores, 1,000-lead batches took 0.91×
+      // the CPU (39.7 vs 43.8 ms) and 0.89× the mean time (npx tsx scripts/bench/sqlite-checkpoint.ts).
+      // The cache fills only as pages are used: a small store's process stays as small as it was.
+      db.pragma(`cache_size = ${-(this.tuning.cacheKib ?? CACHE_KIB)}`);
       migrate(db);
       const insertScore = db.prepare(INSERT_SCORE);
       const supersede = db.prepare(SUPERSEDE);
@@ -416,6 +417,6 @@ function migrate(db: Database.Database): void {
   }
 }
 
-export function openSqliteStore(file: string, synchronous: 'normal' | 'full', options: StoreOptions, checkpointPages?: number): SqliteStore {
-  return new SqliteStore(file, synchronous, options, checkpointPages).open();
+export function openSqliteStore(file: string, synchronous: 'normal' | 'full', options: StoreOptions, tuning?: { checkpointPages?: number; cacheKib?: number }): SqliteStore {
+  return new SqliteStore(file, synchronous, options, tuning).open();
 }
