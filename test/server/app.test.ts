@@ -177,9 +177,9 @@ describe('health, model and docs', () => {
     const doc = (await t.app.inject('/docs/json')).json();
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/predict', '/batch-predict', '/health', '/health/live', '/model']));
-    // Generated in a process of its own, as `npm run openapi` does: the suite's files share their
+    // Generated in a process of its own (the bundled build), as `npm run openapi` does: the suite's files share their
     // worker's modules, and the schema registry then holds what other files' apps added to it.
-    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', "const { openApiYaml } = await import('./dist/src/server/openapi.js'); process.stdout.write(await openApiYaml());"]);
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', "const { openApiYaml } = await import('./dist/server/openapi.js'); process.stdout.write(await openApiYaml());"]);
     expect(readFileSync('openapi.yaml', 'utf8')).toBe(stdout); // run `npm run openapi` after changing a schema
   });
 });
