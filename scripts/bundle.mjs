@@ -24,6 +24,22 @@ await build({
   // Bundled CommonJS packages call require(); an ES module has none of its own.
   banner: { js: "import { createRequire as __leadscoreRequire } from 'node:module'; const require = __leadscoreRequire(import.meta.url);" },
 });
+// The scoring and training commands the same way, into dist/cli/ (the suite runs them as
+// commands; a bundled start took 0.31 s against 0.36 s).
+rmSync('dist/cli', { recursive: true, force: true });
+await build({
+  entryPoints: ['dist/scripts/score.js', 'dist/scripts/train.js'],
+  outdir: 'dist/cli',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  sourcemap: true,
+  logLevel: 'warning',
+  external: ['better-sqlite3', 'pg', 'pg-cursor'],
+  banner: { js: "import { createRequire as __leadscoreRequire } from 'node:module'; const require = __leadscoreRequire(import.meta.url);" },
+});
 // The dashboard route finds its files at ../dashboard/ from its own module: dist/src/server/dashboard
 // for the compiled files, dist/dashboard for the bundle.
 cpSync('src/server/dashboard', 'dist/src/server/dashboard', { recursive: true });

@@ -68,12 +68,12 @@ describe('scoreCsv', () => {
     const input = path.join(dir, 'in.csv');
     writeFileSync(input, mqlCsv(trainedFixture().leads.slice(0, 10)) + 'bad,2018-13-01,p,x\n');
     const out = path.join(dir, 'out.csv');
-    const { stderr } = await run(process.execPath, ['dist/scripts/score.js', input, '--out', out, '--model', model]);
+    const { stderr } = await run(process.execPath, ['dist/cli/score.js', input, '--out', out, '--model', model]);
     expect(stderr).toMatch(/rejected in.csv:12: first_contact_date/);
     expect(stderr).toMatch(/scored 10 of 11 rows with model .*; 1 rejected/);
     expect(readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(11);
-    await expect(run(process.execPath, ['dist/scripts/score.js', input, '--out', out, '--model', model, '--strict'])).rejects.toMatchObject({ code: 1 });
-    await expect(run(process.execPath, ['dist/scripts/score.js', path.join(dir, 'missing.csv'), '--model', model])).rejects.toMatchObject({ stderr: expect.stringMatching(/missing.csv: no such file/) });
+    await expect(run(process.execPath, ['dist/cli/score.js', input, '--out', out, '--model', model, '--strict'])).rejects.toMatchObject({ code: 1 });
+    await expect(run(process.execPath, ['dist/cli/score.js', path.join(dir, 'missing.csv'), '--model', model])).rejects.toMatchObject({ stderr: expect.stringMatching(/missing.csv: no such file/) });
   });
 });
 
@@ -110,7 +110,7 @@ describe.concurrent('the command never loses or half-writes its output', () => {
     return { input, out, files: () => readdirSync(folder).sort() };
   };
   const score = (input: string, out: string) =>
-    run(process.execPath, ['dist/scripts/score.js', input, '--out', out, '--model', model]).then(
+    run(process.execPath, ['dist/cli/score.js', input, '--out', out, '--model', model]).then(
       ({ stderr }) => ({ code: 0, stderr }),
       (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
     );

@@ -60,7 +60,7 @@ describe('npm run train', () => {
 
   it('exits 1 with one line when the gate fails', async () => {
     const { out, before, snapshot } = await publishedFolder();
-    const failure = await run(process.execPath, ['dist/scripts/train.js', '--data', data, '--out', out, '--min-auc', '0.99']).catch((error: { code: number; stderr: string }) => error);
+    const failure = await run(process.execPath, ['dist/cli/train.js', '--data', data, '--out', out, '--min-auc', '0.99']).catch((error: { code: number; stderr: string }) => error);
     expect(failure).toMatchObject({ code: 1 });
     expect((failure as { stderr: string }).stderr).toMatch(/^train: holdout ROC AUC .* below the floor 0.99/m);
     expect(snapshot()).toEqual(before);
