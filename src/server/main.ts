@@ -151,6 +151,9 @@ function superviseWorkers(config: Config): void {
   let failedStarts = 0;
   const fork = () => {
     const worker = cluster.fork();
+    // askWorkers() listens on a worker once per question in flight and stops when it is answered:
+    // a dashboard asking for drift a dozen times at once is not a leak, and warning of one would mislead.
+    worker.setMaxListeners(0);
     worker.once('listening', () => {
       (worker as Worker & { started?: boolean }).started = true;
       failedStarts = 0;
@@ -203,7 +206,12 @@ function superviseWorkers(config: Config): void {
             };
             worker.on('message', onMessage);
             worker.once('exit', onExit);
-            worker.send({ type: 'leadscore:task', id, task });
+            // A worker can die between being listed and being written to: without a callback, the
+            // closed channel's error would be an 'error' event nobody listens to, and would take the
+            // primary down with it (exit 1, the whole cluster gone).
+            worker.send({ type: 'leadscore:task', id, task }, (error: Error | null) => {
+              if (error) finish(failed(pid, `could not be asked: ${error.message}`));
+            });
           }),
       ),
     );
@@ -217,7 +225,8 @@ function superviseWorkers(config: Config): void {
     return aggregator.clusterMetrics().catch((error: Error) => `# the workers' metrics could not be collected: ${error.message}\n`);
   };
   cluster.on('message', (worker, message: ClusterMessage) => {
-    if (message?.type === 'leadscore:ask') void answer(message.question).then((result) => worker.send({ type: 'leadscore:answer', id: message.id, answer: result }));
+    // The asking worker may have died meanwhile: there is no one left to answer, and nothing to do.
+    if (message?.type === 'leadscore:ask') void answer(message.question).then((result) => worker.send({ type: 'leadscore:answer', id: message.id, answer: result }, () => {}));
   });
   process.on('SIGHUP', () => {
     void changeWorkers({ kind: 'reload' }).then((outcomes) => {
