@@ -132,9 +132,9 @@ const instrumentationMicros = { predict: round(instrument(1, 200_000), 2), batch
 // The instrumentation's whole cost per /predict, everything but the socket: two apps built as the
 // process entry builds them (production settings, info logging to /dev/null), one with METRICS on
 // and one off, in this process, fed the same requests through Fastify's inject in alternating
-// slices of 2,000, each slice's CPU read. The two take turns every few milliseconds on the same
-// core, so the machine's slow spells fall on both alike: this difference is steady where the
-// servers' throughputs, side by side, are not (they moved ±20 % from one round to the next).
+// slices of 2,000, each slice's CPU read. The two take turns every few hundred milliseconds on the
+// same core, so a slow spell of the machine falls on both alike; the median difference is
+// reported with the range over the slices (on this machine single slices still moved ±100 µs).
 async function instrumentationAb(slices: number, perSlice: number) {
   const { buildApp, servingModel } = await import('../src/server/app.js');
   const { loadConfig } = await import('../src/server/config.js');

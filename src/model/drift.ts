@@ -172,9 +172,9 @@ export function scoreBin(reference: DriftReference, probability: number): string
 }
 
 /**
- * binLead for many leads at a time: the bins are looked up once per reference, and `visit` is
- * called with each lead's bin per feature instead of building a record per lead (the per-request
- * counting path of a service without a store).
+ * The drift bins of scored leads, the way categoryBin and scoreBin give them: the bins are looked
+ * up once per reference, and `visit` is called with each lead's bin per feature instead of a
+ * record being built per lead (the per-request counting path of a service without a store).
  */
 export function leadBinner(reference: DriftReference, topK: number = DRIFT_DEFAULTS.topK): (lead: Lead, probability: number, visit: (feature: string, bin: string) => void) => void {
   const { binOf, edges } = compile(reference, topK);
@@ -193,8 +193,7 @@ export function leadBinner(reference: DriftReference, topK: number = DRIFT_DEFAU
 /** Every drift bin of one scored lead: what a server adds 1 to, per feature. */
 export function binLead(reference: DriftReference, lead: Lead, probability: number, topK: number = DRIFT_DEFAULTS.topK): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const { feature } of reference.features) out[feature] = categoryBin(reference, feature, extractCategory(feature, lead), topK);
-  out[SCORE] = scoreBin(reference, probability);
+  leadBinner(reference, topK)(lead, probability, (feature, bin) => (out[feature] = bin));
   return out;
 }
 

@@ -34,9 +34,9 @@ export class DriftCounter {
       this.#buckets.set(hour, (bucket = {}));
       for (const old of this.#buckets.keys()) if (old <= hour - KEPT_HOURS) this.#buckets.delete(old);
     }
-    const into = bucket;
+    const counted = bucket; // the closure below sees it as set
     const add = (feature: string, bin: string) => {
-      const counts = (into[feature] ??= {});
+      const counts = (counted[feature] ??= {});
       counts[bin] = (counts[bin] ?? 0) + 1;
     };
     for (let i = 0; i < leads.length; i++) this.#bin!(leads[i]!, probabilities[i]!, add);

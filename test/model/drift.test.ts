@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LabelledLead } from '../../src/features/lead.js';
+import { extractCategory, type FeatureName } from '../../src/features/pipeline.js';
 import {
   binLead,
   leadBinner,
@@ -108,7 +109,7 @@ describe('the training reference and its bins', () => {
     expect(binLead(ref, { ...leads[0]!, landing_page_id: 'new' }, scoreLeads(outcome.final, [leads[0]!])[0]!)).toMatchObject({ landing_page_id: '(other)', score: expect.stringMatching(/^d\d+$/) });
   });
 
-  it('bins many leads as binLead bins each, kept, rest, never-seen and missing values alike', () => {
+  it('bins many leads as categoryBin and scoreBin bin each value, kept, rest, never-seen and missing alike', () => {
     const ref = reference();
     const { leads, outcome } = trainedFixture();
     const varied = [...leads.slice(0, 400), { ...leads[0]!, landing_page_id: 'new' }, { ...leads[1]!, origin: null }, { ...leads[2]!, origin: 'a-channel-never-seen' }];
@@ -118,7 +119,9 @@ describe('the training reference and its bins', () => {
     varied.concat(leads.slice(0, 2)).forEach((lead, i) => {
       const bins: Record<string, string> = {};
       bin(lead, probabilities[i]!, (feature, value) => (bins[feature] = value));
-      expect(bins).toEqual(binLead(ref, lead, probabilities[i]!, 5));
+      const one = (feature: FeatureName) => categoryBin(ref, feature, extractCategory(feature, lead), 5);
+      expect(bins).toEqual({ ...Object.fromEntries(ref.features.map(({ feature }) => [feature, one(feature)])), score: scoreBin(ref, probabilities[i]!) });
+      expect(binLead(ref, lead, probabilities[i]!, 5)).toEqual(bins);
       Object.values(bins).forEach((value) => seen.add(value));
     });
     for (const kind of [REST, '(other)', '(missing)', 'd1', `d${ref.score.edges.length + 1}`]) expect(seen, kind).toContain(kind);
