@@ -98,6 +98,7 @@ async function serve(config: Config): Promise<void> {
       }
       if (message?.type === 'leadscore:answer') pending.get(message.id)?.(message.answer);
     });
+    process.send!({ type: 'leadscore:ready' }); // from now on, the primary's tasks are heard
   } else {
     process.on('SIGHUP', () => void changeHere({ kind: 'reload' }));
   }
@@ -159,6 +160,12 @@ function superviseWorkers(config: Config): void {
       failedStarts = 0;
     });
   };
+  // Workers that listen to the primary's tasks. A message sent before a worker listens is lost, and
+  // a question asked of a replacement still loading its model went unanswered: the dashboard's
+  // /model/drift waited the full WORKER_TASK_TIMEOUT_MS, and so did a shutdown behind it. A worker
+  // not yet ready has served nothing to count; a challenger change it missed is sent once it is ready.
+  const ready = new WeakSet<Worker>();
+  let challenger: ModelChange | undefined;
   const stop = (signal: NodeJS.Signals) => {
     stopping = true;
     for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
@@ -185,9 +192,9 @@ function superviseWorkers(config: Config): void {
   process.on('SIGINT', () => stop('SIGINT'));
 
   /** Sends a task to every worker and collects each one's result; a worker that exits or stays silent gets `failed`. */
-  const askWorkers = <T>(task: Task, failed: (pid: number, error: string) => T): Promise<T[]> => {
+  const askWorkers = <T>(task: Task, failed: (pid: number, error: string) => T, only?: Worker[]): Promise<T[]> => {
     const id = randomUUID();
-    const workers = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined);
+    const workers = only ?? Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && ready.has(worker));
     return Promise.all(
       workers.map(
         (worker) =>
@@ -216,8 +223,14 @@ function superviseWorkers(config: Config): void {
       ),
     );
   };
-  const changeWorkers = (change: ModelChange) =>
-    askWorkers<ReloadOutcome>({ kind: 'change', change }, (pid, error) => ({ pid, ok: false, model_version: 'unknown', previous_version: 'unknown', error }));
+  const changeWorkers = async (change: ModelChange, workers?: Worker[]) => {
+    const outcomes = await askWorkers<ReloadOutcome>({ kind: 'change', change }, (pid, error) => ({ pid, ok: false, model_version: 'unknown', previous_version: 'unknown', error }), workers);
+    if (change.kind === 'challenger' && outcomes.some((outcome) => outcome.ok)) challenger = change; // a refused one changed nothing
+    return outcomes;
+  };
+  const refused = (what: string) => (outcomes: ReloadOutcome[]) => {
+    for (const outcome of outcomes.filter((o) => !o.ok)) process.stderr.write(`leadscore: worker ${outcome.pid} refused ${what}: ${outcome.error}\n`);
+  };
   const aggregator = new AggregatorRegistry();
   const answer = async (question: Question): Promise<unknown> => {
     if (question.kind === 'change') return changeWorkers(question.change);
@@ -227,12 +240,12 @@ function superviseWorkers(config: Config): void {
   cluster.on('message', (worker, message: ClusterMessage) => {
     // The asking worker may have died meanwhile: there is no one left to answer, and nothing to do.
     if (message?.type === 'leadscore:ask') void answer(message.question).then((result) => worker.send({ type: 'leadscore:answer', id: message.id, answer: result }, () => {}));
+    if (message?.type === 'leadscore:ready') {
+      ready.add(worker);
+      if (challenger) void changeWorkers(challenger, [worker]).then(refused('the challenger change'));
+    }
   });
-  process.on('SIGHUP', () => {
-    void changeWorkers({ kind: 'reload' }).then((outcomes) => {
-      for (const outcome of outcomes.filter((o) => !o.ok)) process.stderr.write(`leadscore: worker ${outcome.pid} refused the reload: ${outcome.error}\n`);
-    });
-  });
+  process.on('SIGHUP', () => void changeWorkers({ kind: 'reload' }).then(refused('the reload')));
 }
 
 /** What a worker asks the primary to do for the whole process group. */
@@ -244,6 +257,7 @@ type ClusterMessage =
   | { type: 'leadscore:done'; id: string; result: unknown }
   | { type: 'leadscore:ask'; id: string; question: Question }
   | { type: 'leadscore:answer'; id: string; answer: unknown }
+  | { type: 'leadscore:ready' }
   | undefined;
 
 let config: Config;

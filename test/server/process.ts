@@ -68,6 +68,30 @@ export async function startServer(env: Record<string, string>, expectedListeners
   return { ...started, port };
 }
 
+/**
+ * Resolves once `ready()` holds, checked as each chunk of the server's output (stdout or stderr)
+ * arrives (no polling: a loop of timers or setImmediate would take a core from the processes being
+ * waited on); rejects if the server exits first, or if `what` has not happened within `withinMs`.
+ */
+export function waitForOutput(server: Pick<RunningServer, 'child' | 'stderr' | 'exited'>, ready: () => boolean, what = 'the awaited output', withinMs = 30_000): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const streams = [server.child.stdout!, server.child.stderr!];
+    const timer = setTimeout(() => reject(new Error(`${what}: not seen within ${withinMs} ms; stderr: ${server.stderr()}`)), withinMs);
+    const check = () => {
+      if (!ready()) return;
+      clearTimeout(timer);
+      for (const stream of streams) stream.off('data', check);
+      resolve();
+    };
+    for (const stream of streams) stream.on('data', check);
+    void server.exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}: ${server.stderr()}`));
+    });
+    check();
+  });
+}
+
 /** The fixture model saved in a folder of its own, for a process to load by MODEL_PATH. */
 export async function savedFixture(): Promise<string> {
   return saveArtifact(trainedFixture().outcome.artifact, mkdtempSync(path.join(tmpdir(), 'leadscore-main-')));

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { saveArtifact } from '../../src/model/artifact.js';
 import { trainedFixture, variantArtifact } from '../model/helpers.js';
 import { readScrape } from './scrape.js';
-import { startServer, type RunningServer } from './process.js';
+import { startServer, waitForOutput, type RunningServer } from './process.js';
 
 const healthOnNewConnection = (port: number) =>
   new Promise<{ status: number; version: string }>((resolve, reject) => {
@@ -79,6 +79,27 @@ describe('WORKERS', { timeout: 90_000 }, () => {
     let served = await versionsServed(server.port);
     for (let i = 0; i < 50 && served.join() !== first.model_version; i++) served = await versionsServed(server.port);
     expect(served).toEqual([first.model_version]);
+  });
+
+  it('gives a worker that replaces a dead one the challenger the others were given while running', async () => {
+    const challenger = async () => {
+      const response = await fetch(`http://127.0.0.1:${server.port}/models`, { headers: { connection: 'close', ...auth } });
+      return ((await response.json()) as { models: { model_version: string; challenger: boolean }[] }).models.filter((m) => m.challenger).map((m) => m.model_version);
+    };
+    const response = await fetch(`http://127.0.0.1:${server.port}/admin/model/challenger`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: JSON.stringify({ version: second.model_version }) });
+    expect(response.status).toBe(200);
+    expect((await response.json()).processes).toBe(2);
+
+    const workers = [...new Set([...server.stdout().matchAll(/"pid":(\d+).*"msg":"model loaded"/g)].map((m) => Number(m[1])))];
+    const count = (pattern: RegExp) => server.stdout().match(pattern)?.length ?? 0;
+    const listening = count(/listening at/g);
+    process.kill(workers.at(-1)!, 'SIGKILL');
+    await waitForOutput(server, () => count(/listening at/g) > listening);
+    const replacement = Number(/"pid":(\d+)[^\n]*"msg":"model loaded"[^\n]*$/.exec(server.stdout().trimEnd().split('\n').filter((line) => line.includes('"model loaded"')).at(-1)!)![1]);
+    expect(workers).not.toContain(replacement);
+    // The primary sends it the change once it listens to the primary; it logs when it is applied.
+    await waitForOutput(server, () => server.stdout().split('\n').some((line) => line.includes(`"pid":${replacement}`) && line.includes('challenger change done')), 'the replacement applying the challenger', 15_000);
+    for (let i = 0; i < 20; i++) expect(await challenger()).toEqual([second.model_version]); // both workers, in turn
   });
 
   it('stops every worker on SIGTERM and exits 0', async () => {
