@@ -90,17 +90,19 @@ describe.concurrent('graceful shutdown', { timeout: 60_000 }, () => {
       }
     };
     let answered = 0;
+    let warmedUp!: () => void;
+    const warm = new Promise<void>((resolve) => (warmedUp = resolve));
     const failures: string[] = [];
     const count = (status: Promise<number>) =>
       status.then(
-        (code) => (code === 200 ? answered++ : failures.push(`HTTP ${code}`)),
+        (code) => (code === 200 ? ++answered === 500 && warmedUp() : failures.push(`HTTP ${code}`)),
         (error: NodeJS.ErrnoException) => failures.push(error.code ?? String(error)),
       );
     const client = async () => {
       while (routing) await count(send('/predict', JSON.stringify(lead)));
     };
     const clients = Array.from({ length: 16 }, client);
-    while (answered < 500) await new Promise((resolve) => setImmediate(resolve));
+    await warm; // 500 answered: the clients' connections are open and busy
     // And one upload still arriving when the server begins to close.
     let signalled = 0;
     let finishUpload!: () => void;
