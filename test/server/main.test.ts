@@ -41,6 +41,15 @@ describe('process start-up', { timeout: 60_000 }, () => {
     const server = await startServer({ MODEL_PATH: await savedFixture() });
     const health = await fetch(`http://127.0.0.1:${server.port}/health`);
     expect((await health.json()).model.version).toBe(trainedFixture().outcome.artifact.model_version);
+    // Swagger UI is bundled with the server; its page, its files and its logo are served from beside the bundle.
+    const get = async (url: string) => {
+      const response = await fetch(`http://127.0.0.1:${server.port}${url}`);
+      return { status: response.status, type: response.headers.get('content-type'), body: await response.text() };
+    };
+    expect(await get('/docs/')).toMatchObject({ status: 200, type: expect.stringMatching(/^text\/html/), body: expect.stringContaining('swagger-ui-bundle.js') });
+    expect(await get('/docs/static/swagger-ui-bundle.js')).toMatchObject({ status: 200, type: expect.stringMatching(/javascript/) });
+    expect((await get('/docs/static/swagger-initializer.js')).body).toContain('data:image/svg+xml;base64,');
+    expect(JSON.parse((await get('/docs/json')).body).info.title).toBe('leadscore');
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
   });
