@@ -4,12 +4,26 @@
 // files was most of a cold start: bundled, a start to "listening" took 0.82× the time (npm run
 // bench reports cold start). The dashboard's own files go beside it, where its route looks.
 import { cpSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { build } from 'esbuild';
+
+/**
+ * zod's namespace carries every language's error messages (63 locales, 360 kB of the bundle that
+ * every start read and compiled); the service speaks English, the one zod configures itself with.
+ */
+const englishOnly = {
+  name: 'zod-english-only',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => (/[\\/]zod[\\/]/.test(args.importer) ? { path: path.join(args.resolveDir, '../locales/index.js'), namespace: 'zod-locales' } : undefined));
+    build.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({ contents: 'export { default as en } from "./en.js";', resolveDir: path.dirname(args.path) }));
+  },
+};
 
 /** Bundles `entryPoints` into a fresh `outdir`, a chunk per part they load on demand. */
 async function bundle(entryPoints, outdir, external) {
   rmSync(outdir, { recursive: true, force: true });
   await build({
+    plugins: [englishOnly],
     entryPoints,
     outdir,
     bundle: true,
@@ -35,7 +49,11 @@ const native = ['better-sqlite3', 'pg', 'pg-cursor'];
 // ~85 ms of a 710 ms start. It serves Swagger UI's files from __dirname/../static and reads its
 // logo from __dirname/static, so they are copied there; a start to "listening" then took 0.87× the
 // time (median of 30 starts each).
-await bundle(['dist/src/server/main.js', 'dist/src/server/openapi.js'], 'dist/server', native);
+// Fastify loads its Ajv validator and fast-json-stringify serializer only when it is given no
+// compilers (the service gives it zod's), and light-my-request only for inject(): left out of the
+// bundle (600 kB that each start read and compiled), from node_modules should anything ask for them.
+const unusedByTheServer = ['@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler', 'light-my-request'];
+await bundle(['dist/src/server/main.js', 'dist/src/server/openapi.js'], 'dist/server', [...native, ...unusedByTheServer]);
 cpSync('node_modules/@fastify/swagger-ui/static', 'dist/static', { recursive: true });
 cpSync('node_modules/@fastify/swagger-ui/static/logo.svg', 'dist/server/static/logo.svg');
 // The scoring and training commands the same way, into dist/cli/ (the suite runs them as
