@@ -42,6 +42,7 @@ export class ModelHolder {
   #challenger: ServingModel | null = null;
   readonly counts = { reloads: 0, failedReloads: 0 };
   readonly #listeners: ((outcome: ReloadOutcome, champion: ServingModel) => void)[] = [];
+  #changes: Promise<unknown> = Promise.resolve();
 
   constructor(
     champion: ServingModel,
@@ -70,8 +71,18 @@ export class ModelHolder {
     return previous;
   }
 
-  /** Applies a change: a reload of the champion, or a new (or no) challenger. */
-  async apply(change: ModelChange): Promise<ReloadOutcome> {
+  /**
+   * Applies a change: a reload of the champion, or a new (or no) challenger. Changes apply one at a
+   * time in the order asked: "no challenger" asked while a challenger still loads must not be
+   * undone when the load finishes.
+   */
+  apply(change: ModelChange): Promise<ReloadOutcome> {
+    const applied = this.#changes.then(() => this.#apply(change));
+    this.#changes = applied.catch(() => undefined);
+    return applied;
+  }
+
+  async #apply(change: ModelChange): Promise<ReloadOutcome> {
     if (change.kind === 'reload') return this.reload();
     const previous = this.#challenger?.artifact.model_version ?? 'none';
     if (change.version === null) {

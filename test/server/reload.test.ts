@@ -106,3 +106,21 @@ describe('models folder', () => {
     expect(unknown.json().message).toMatch(/no verified artifact of version "nope" \(found: /);
   });
 });
+
+describe('model changes in one process', () => {
+  it('apply one at a time in the order asked: "no challenger" asked while a challenger loads is not undone by the load', async () => {
+    const { first, second } = await modelsFolder();
+    let finishLoading!: () => void;
+    const loading = new Promise<void>((resolve) => (finishLoading = resolve));
+    const models = new ModelHolder(servingModel(first), undefined, async (version) => {
+      await loading; // a slow disk
+      return { file: `${version}.json`, artifact: second };
+    });
+    const set = models.apply({ kind: 'challenger', version: second.model_version });
+    const cleared = models.apply({ kind: 'challenger', version: null });
+    finishLoading();
+    expect(await set).toMatchObject({ ok: true, model_version: second.model_version, previous_version: 'none' });
+    expect(await cleared).toMatchObject({ ok: true, model_version: 'none', previous_version: second.model_version });
+    expect(models.challenger).toBeNull();
+  });
+});
