@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import closeWithGrace from 'close-with-grace';
 import pino from 'pino';
-import { AggregatorRegistry } from 'prom-client';
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import { loadArtifact } from '../model/artifact.js';
 import { findArtifact } from '../model/catalog.js';
 import { describeLocation, openStore, scheduleRetention, type Store } from '../store/index.js';
@@ -86,15 +86,15 @@ async function serve(config: Config): Promise<void> {
   const metrics = config.metrics ? new ServiceMetrics() : null;
   const driftCounter = new DriftCounter();
   if (cluster.isWorker) {
-    if (metrics) {
-      AggregatorRegistry.setRegistries([metrics.registry]);
-      new AggregatorRegistry(); // answers the primary's requests for this worker's metrics
-    }
+    const work = (task: Task): Promise<unknown> => {
+      if (task.kind === 'change') return changeHere(task.change);
+      if (task.kind === 'metrics') return metrics ? metrics.registry.getMetricsAsJSON() : Promise.resolve([]);
+      return Promise.resolve(driftCounter.counts(task.sinceMs));
+    };
     process.on('message', (message: ClusterMessage) => {
       if (message?.type === 'leadscore:task') {
         const { task, id } = message;
-        const work = task.kind === 'change' ? changeHere(task.change) : Promise.resolve(driftCounter.counts(task.sinceMs));
-        void work.then((result) => process.send!({ type: 'leadscore:done', id, result }));
+        void work(task).then((result) => process.send!({ type: 'leadscore:done', id, result }));
       }
       if (message?.type === 'leadscore:answer') pending.get(message.id)?.(message.answer);
     });
@@ -159,13 +159,26 @@ function superviseWorkers(config: Config): void {
       (worker as Worker & { started?: boolean }).started = true;
       failedStarts = 0;
     });
+    reloadsAtFork.set(worker, reloads);
   };
   // Workers that listen to the primary's tasks. A message sent before a worker listens is lost, and
-  // a question asked of a replacement still loading its model went unanswered: the dashboard's
-  // /model/drift waited the full WORKER_TASK_TIMEOUT_MS, and so did a shutdown behind it. A worker
-  // not yet ready has served nothing to count; a challenger change it missed is sent once it is ready.
+  // a question asked of a replacement still loading its model went unanswered: a dashboard's
+  // /model/drift waited the full WORKER_TASK_TIMEOUT_MS, a scrape prom-client's 5 s, and a shutdown
+  // behind them. A worker not yet ready has served nothing to count or to report.
   const ready = new WeakSet<Worker>();
+  // Model changes reach the workers one at a time, each asked of the workers ready when it starts.
+  // A worker that becomes ready meanwhile is brought up to date after it, in the same queue: it is
+  // given the challenger the others run at that moment, and a reload if there was one since it was
+  // forked (it may have read latest.json before the reload's promotion rewrote it).
+  let changes: Promise<unknown> = Promise.resolve();
+  const oneAtATime = <T>(change: () => Promise<T>): Promise<T> => {
+    const done = changes.then(change);
+    changes = done.catch(() => undefined);
+    return done;
+  };
   let challenger: ModelChange | undefined;
+  let reloads = 0;
+  const reloadsAtFork = new WeakMap<Worker, number>();
   const stop = (signal: NodeJS.Signals) => {
     stopping = true;
     for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
@@ -223,26 +236,42 @@ function superviseWorkers(config: Config): void {
       ),
     );
   };
-  const changeWorkers = async (change: ModelChange, workers?: Worker[]) => {
-    const outcomes = await askWorkers<ReloadOutcome>({ kind: 'change', change }, (pid, error) => ({ pid, ok: false, model_version: 'unknown', previous_version: 'unknown', error }), workers);
-    if (change.kind === 'challenger' && outcomes.some((outcome) => outcome.ok)) challenger = change; // a refused one changed nothing
-    return outcomes;
-  };
+  const askChange = (change: ModelChange, workers?: Worker[]) =>
+    askWorkers<ReloadOutcome>({ kind: 'change', change }, (pid, error) => ({ pid, ok: false, model_version: 'unknown', previous_version: 'unknown', error }), workers);
   const refused = (what: string) => (outcomes: ReloadOutcome[]) => {
     for (const outcome of outcomes.filter((o) => !o.ok)) process.stderr.write(`leadscore: worker ${outcome.pid} refused ${what}: ${outcome.error}\n`);
   };
-  const aggregator = new AggregatorRegistry();
+  const changeWorkers = (change: ModelChange) =>
+    oneAtATime(async () => {
+      if (change.kind === 'reload') reloads++;
+      const outcomes = await askChange(change);
+      if (change.kind === 'challenger' && outcomes.some((outcome) => outcome.ok)) challenger = change; // a refused one changed nothing
+      return outcomes;
+    });
+  const bringUpToDate = (worker: Worker) =>
+    oneAtATime(async () => {
+      if (!worker.isConnected()) return;
+      if (reloads > (reloadsAtFork.get(worker) ?? 0)) refused('the reload')(await askChange({ kind: 'reload' }, [worker]));
+      if (challenger) refused('the challenger change')(await askChange(challenger, [worker]));
+    });
+  const collectMetrics = async () => {
+    const failures: string[] = [];
+    const registries = await askWorkers<MetricObjectWithValues<MetricValue<string>>[]>({ kind: 'metrics' }, (pid, error) => (failures.push(`# worker ${pid}: ${error}`), []));
+    const text = await AggregatorRegistry.aggregate(registries).metrics();
+    // A worker that could not answer is missing from the sums; the scrape says so in a comment.
+    return failures.length ? `${failures.join('\n')}\n${text}` : text;
+  };
   const answer = async (question: Question): Promise<unknown> => {
     if (question.kind === 'change') return changeWorkers(question.change);
     if (question.kind === 'drift') return mergeCounts(...(await askWorkers<ObservedCounts>({ kind: 'drift', sinceMs: question.sinceMs }, () => ({}))));
-    return aggregator.clusterMetrics().catch((error: Error) => `# the workers' metrics could not be collected: ${error.message}\n`);
+    return collectMetrics().catch((error: Error) => `# the workers' metrics could not be collected: ${error.message}\n`);
   };
   cluster.on('message', (worker, message: ClusterMessage) => {
     // The asking worker may have died meanwhile: there is no one left to answer, and nothing to do.
     if (message?.type === 'leadscore:ask') void answer(message.question).then((result) => worker.send({ type: 'leadscore:answer', id: message.id, answer: result }, () => {}));
     if (message?.type === 'leadscore:ready') {
       ready.add(worker);
-      if (challenger) void changeWorkers(challenger, [worker]).then(refused('the challenger change'));
+      void bringUpToDate(worker);
     }
   });
   process.on('SIGHUP', () => void changeWorkers({ kind: 'reload' }).then(refused('the reload')));
@@ -251,7 +280,7 @@ function superviseWorkers(config: Config): void {
 /** What a worker asks the primary to do for the whole process group. */
 type Question = { kind: 'change'; change: ModelChange } | { kind: 'metrics' } | { kind: 'drift'; sinceMs: number };
 /** What the primary asks of each worker. */
-type Task = { kind: 'change'; change: ModelChange } | { kind: 'drift'; sinceMs: number };
+type Task = { kind: 'change'; change: ModelChange } | { kind: 'drift'; sinceMs: number } | { kind: 'metrics' };
 type ClusterMessage =
   | { type: 'leadscore:task'; id: string; task: Task }
   | { type: 'leadscore:done'; id: string; result: unknown }

@@ -34,9 +34,15 @@ describe('WORKERS failures', { timeout: 90_000 }, () => {
       process.kill(victim, 'SIGKILL');
       await waitForOutput(server, () => server.stderr().includes(`worker ${victim} exited with SIGKILL; starting another`));
       // While its replacement starts, the questions go to the worker left: every one is answered,
-      // long before the 30 s a question to a worker that does not listen yet would wait.
+      // long before the 30 s a drift question (or prom-client's 5 s for a scrape) to a worker that
+      // does not listen yet would wait.
       const asked = Array.from({ length: 10 }, () => fetch(`http://127.0.0.1:${server.port}/model/drift`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.status));
+      const scrape = await fetch(`http://127.0.0.1:${server.port}/metrics`, { signal: AbortSignal.timeout(4_000) });
       expect(await Promise.all(asked)).toEqual(Array(10).fill(200));
+      expect(scrape.status).toBe(200);
+      const text = await scrape.text();
+      expect(text).toMatch(/^leadscore_model_info\{/m);
+      expect(text).not.toMatch(/could not be collected|^# worker \d+:/m);
       // Its replacement listens; the primary is the one that forks it, so it is still there
       // (the wait fails with the primary's stderr if it exits instead).
       await waitForOutput(server, () => listening() > before);

@@ -81,25 +81,42 @@ describe('WORKERS', { timeout: 90_000 }, () => {
     expect(served).toEqual([first.model_version]);
   });
 
-  it('gives a worker that replaces a dead one the challenger the others were given while running', async () => {
-    const challenger = async () => {
-      const response = await fetch(`http://127.0.0.1:${server.port}/models`, { headers: { connection: 'close', ...auth } });
-      return ((await response.json()) as { models: { model_version: string; challenger: boolean }[] }).models.filter((m) => m.challenger).map((m) => m.model_version);
+  it('brings a worker that replaces a dead one up to date with the reloads and challenger changes made while it started', async () => {
+    const post = async (url: string, body?: unknown) => {
+      const response = await fetch(`http://127.0.0.1:${server.port}${url}`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: JSON.stringify(body ?? {}) });
+      expect(response.status, await response.clone().text()).toBe(200);
+      return response.json() as Promise<{ processes: number }>;
     };
-    const response = await fetch(`http://127.0.0.1:${server.port}/admin/model/challenger`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: JSON.stringify({ version: second.model_version }) });
-    expect(response.status).toBe(200);
-    expect((await response.json()).processes).toBe(2);
+    const served = async () => {
+      const response = await fetch(`http://127.0.0.1:${server.port}/models`, { headers: { connection: 'close', ...auth } });
+      const { models } = (await response.json()) as { models: { model_version: string; champion: boolean; challenger: boolean }[] };
+      return { champion: models.find((m) => m.champion)?.model_version, challenger: models.find((m) => m.challenger)?.model_version ?? null };
+    };
+    expect((await post('/admin/model/challenger', { version: second.model_version })).processes).toBe(2);
 
-    const workers = [...new Set([...server.stdout().matchAll(/"pid":(\d+).*"msg":"model loaded"/g)].map((m) => Number(m[1])))];
+    const logged = () => server.stdout().split('\n').filter((line) => line.includes('"msg":"model loaded"'));
+    const workers = logged().map((line) => JSON.parse(line).pid as number);
     const count = (pattern: RegExp) => server.stdout().match(pattern)?.length ?? 0;
     const listening = count(/listening at/g);
-    process.kill(workers.at(-1)!, 'SIGKILL');
-    await waitForOutput(server, () => count(/listening at/g) > listening);
-    const replacement = Number(/"pid":(\d+)[^\n]*"msg":"model loaded"[^\n]*$/.exec(server.stdout().trimEnd().split('\n').filter((line) => line.includes('"model loaded"')).at(-1)!)![1]);
+    const victim = workers.at(-1)!;
+    process.kill(victim, 'SIGKILL');
+    await waitForOutput(server, () => server.stderr().includes(`worker ${victim} exited with SIGKILL; starting another`));
+    // While its replacement starts: a new default and a reload, then the challenger changed back and forth.
+    const third = variantArtifact('c', 0.25);
+    await saveArtifact(third, dir);
+    await post('/admin/model/reload');
+    let last = second.model_version;
+    for (let turn = 0; turn < 2 || count(/listening at/g) === listening; turn++) {
+      last = turn % 2 ? second.model_version : first.model_version;
+      await post('/admin/model/challenger', { version: last });
+    }
+    const replacement = JSON.parse(logged().at(-1)!).pid as number;
     expect(workers).not.toContain(replacement);
-    // The primary sends it the change once it listens to the primary; it logs when it is applied.
-    await waitForOutput(server, () => server.stdout().split('\n').some((line) => line.includes(`"pid":${replacement}`) && line.includes('challenger change done')), 'the replacement applying the challenger', 15_000);
-    for (let i = 0; i < 20; i++) expect(await challenger()).toEqual([second.model_version]); // both workers, in turn
+    // The primary brings it up to date once it listens to the primary: it logs each change it applies.
+    const applied = (what: RegExp) => () => server.stdout().split('\n').some((line) => line.includes(`"pid":${replacement},`) && what.test(line));
+    await waitForOutput(server, applied(/"msg":"model reload done"/), 'the replacement reloading', 15_000);
+    await waitForOutput(server, applied(new RegExp(`"model_version":"${last}".*"msg":"challenger change done"`)), 'the replacement taking the last challenger', 15_000);
+    for (let i = 0; i < 20; i++) expect(await served()).toEqual({ champion: third.model_version, challenger: last }); // both workers, in turn
   });
 
   it('stops every worker on SIGTERM and exits 0', async () => {
