@@ -54,6 +54,7 @@ const native = ['better-sqlite3', 'pg', 'pg-cursor'];
 // bundle (600 kB that each start read and compiled), from node_modules should anything ask for them.
 const unusedByTheServer = ['@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler', 'light-my-request'];
 await bundle(['dist/src/server/main.js', 'dist/src/server/openapi.js'], 'dist/server', [...native, ...unusedByTheServer]);
+rmSync('dist/static', { recursive: true, force: true }); // no file of an older Swagger UI left behind
 cpSync('node_modules/@fastify/swagger-ui/static', 'dist/static', { recursive: true });
 cpSync('node_modules/@fastify/swagger-ui/static/logo.svg', 'dist/server/static/logo.svg');
 // The scoring and training commands the same way, into dist/cli/ (the suite runs them as

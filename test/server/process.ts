@@ -76,18 +76,18 @@ export async function startServer(env: Record<string, string>, expectedListeners
 export function waitForOutput(server: Pick<RunningServer, 'child' | 'stderr' | 'exited'>, ready: () => boolean, what = 'the awaited output', withinMs = 30_000): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const streams = [server.child.stdout!, server.child.stderr!];
-    const timer = setTimeout(() => reject(new Error(`${what}: not seen within ${withinMs} ms; stderr: ${server.stderr()}`)), withinMs);
-    const check = () => {
-      if (!ready()) return;
+    const settle = (error?: Error) => {
       clearTimeout(timer);
       for (const stream of streams) stream.off('data', check);
-      resolve();
+      if (error) reject(error);
+      else resolve();
+    };
+    const timer = setTimeout(() => settle(new Error(`${what}: not seen within ${withinMs} ms; stderr: ${server.stderr()}`)), withinMs);
+    const check = () => {
+      if (ready()) settle();
     };
     for (const stream of streams) stream.on('data', check);
-    void server.exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}: ${server.stderr()}`));
-    });
+    void server.exited.then((code) => settle(new Error(`server exited with ${code}: ${server.stderr()}`)));
     check();
   });
 }
