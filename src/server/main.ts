@@ -18,6 +18,10 @@ import { ModelHolder, servingModel, type ModelChange, type ReloadOutcome } from 
 const SHUTDOWN_DEADLINE_MS = 10_000;
 /** A worker that has not answered the primary (a reload, its drift counts) by then is reported as failed. */
 const WORKER_TASK_TIMEOUT_MS = 30_000;
+/** A scrape gives up sooner than other questions: Prometheus's own scrape timeout is 10 s by default. */
+const WORKER_METRICS_TIMEOUT_MS = 5_000;
+/** A new worker waits this long for the primary to bring it up to date before it listens anyway. */
+const WORKER_CATCH_UP_TIMEOUT_MS = 10_000;
 /** A worker that dies before it listens is replaced after 100 ms, 200 ms, 400 ms, …; after this many in a row the primary gives up. */
 const WORKER_RESTART_BASE_MS = 100;
 const WORKER_MAX_FAILED_STARTS = 5;
@@ -85,6 +89,21 @@ async function serve(config: Config): Promise<void> {
     });
   const metrics = config.metrics ? new ServiceMetrics() : null;
   const driftCounter = new DriftCounter();
+  // A worker listens only once the primary has given it the model changes made while it started
+  // (a reload, the challenger the others run): until then it would score with what it read at start.
+  let caughtUp = () => {};
+  const upToDate = cluster.isWorker
+    ? new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          logger.warn({ waited_ms: WORKER_CATCH_UP_TIMEOUT_MS }, 'the primary has not brought this worker up to date; listening with the model it loaded');
+          resolve();
+        }, WORKER_CATCH_UP_TIMEOUT_MS);
+        caughtUp = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      })
+    : Promise.resolve();
   if (cluster.isWorker) {
     const work = (task: Task): Promise<unknown> => {
       if (task.kind === 'change') return changeHere(task.change);
@@ -94,9 +113,14 @@ async function serve(config: Config): Promise<void> {
     process.on('message', (message: ClusterMessage) => {
       if (message?.type === 'leadscore:task') {
         const { task, id } = message;
-        void work(task).then((result) => process.send!({ type: 'leadscore:done', id, result }));
+        // A task that fails is answered with its error: unanswered, it would hold the primary's question until its timeout.
+        void work(task).then(
+          (result) => process.send!({ type: 'leadscore:done', id, result }),
+          (error: Error) => process.send!({ type: 'leadscore:done', id, error: error.message }),
+        );
       }
       if (message?.type === 'leadscore:answer') pending.get(message.id)?.(message.answer);
+      if (message?.type === 'leadscore:current') caughtUp();
     });
     process.send!({ type: 'leadscore:ready' }); // from now on, the primary's tasks are heard
   } else {
@@ -134,6 +158,7 @@ async function serve(config: Config): Promise<void> {
     },
   );
 
+  await upToDate;
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
@@ -205,7 +230,7 @@ function superviseWorkers(config: Config): void {
   process.on('SIGINT', () => stop('SIGINT'));
 
   /** Sends a task to every worker and collects each one's result; a worker that exits or stays silent gets `failed`. */
-  const askWorkers = <T>(task: Task, failed: (pid: number, error: string) => T, only?: Worker[]): Promise<T[]> => {
+  const askWorkers = <T>(task: Task, failed: (pid: number, error: string) => T, only?: Worker[], timeoutMs = WORKER_TASK_TIMEOUT_MS): Promise<T[]> => {
     const id = randomUUID();
     const workers = only ?? Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && ready.has(worker));
     return Promise.all(
@@ -213,9 +238,9 @@ function superviseWorkers(config: Config): void {
         (worker) =>
           new Promise<T>((resolve) => {
             const pid = worker.process.pid ?? 0;
-            const timer = setTimeout(() => finish(failed(pid, `did not answer within ${WORKER_TASK_TIMEOUT_MS} ms`)), WORKER_TASK_TIMEOUT_MS);
+            const timer = setTimeout(() => finish(failed(pid, `did not answer within ${timeoutMs} ms`)), timeoutMs);
             const onMessage = (message: ClusterMessage) => {
-              if (message?.type === 'leadscore:done' && message.id === id) finish(message.result as T);
+              if (message?.type === 'leadscore:done' && message.id === id) finish(message.error === undefined ? (message.result as T) : failed(pid, message.error));
             };
             const onExit = () => finish(failed(pid, 'exited before answering'));
             const finish = (result: T) => {
@@ -253,13 +278,19 @@ function superviseWorkers(config: Config): void {
       if (!worker.isConnected()) return;
       if (reloads > (reloadsAtFork.get(worker) ?? 0)) refused('the reload')(await askChange({ kind: 'reload' }, [worker]));
       if (challenger) refused('the challenger change')(await askChange(challenger, [worker]));
-    });
+    }).finally(() => worker.isConnected() && worker.send({ type: 'leadscore:current' }, () => {}));
   const collectMetrics = async () => {
     const failures: string[] = [];
-    const registries = await askWorkers<MetricObjectWithValues<MetricValue<string>>[]>({ kind: 'metrics' }, (pid, error) => (failures.push(`# worker ${pid}: ${error}`), []));
-    const text = await AggregatorRegistry.aggregate(registries).metrics();
-    // A worker that could not answer is missing from the sums; the scrape says so in a comment.
-    return failures.length ? `${failures.join('\n')}\n${text}` : text;
+    const registries = await askWorkers<MetricObjectWithValues<MetricValue<string>>[]>(
+      { kind: 'metrics' },
+      (pid, error) => (failures.push(`worker ${pid} ${error}`), []),
+      undefined,
+      WORKER_METRICS_TIMEOUT_MS,
+    );
+    // All or nothing, as prom-client's own cluster scrape: a sum missing one worker's counters
+    // would read to Prometheus as a counter reset, a scrape with no series as a gap.
+    if (failures.length) throw new Error(failures.join('; '));
+    return AggregatorRegistry.aggregate(registries).metrics();
   };
   const answer = async (question: Question): Promise<unknown> => {
     if (question.kind === 'change') return changeWorkers(question.change);
@@ -283,10 +314,11 @@ type Question = { kind: 'change'; change: ModelChange } | { kind: 'metrics' } | 
 type Task = { kind: 'change'; change: ModelChange } | { kind: 'drift'; sinceMs: number } | { kind: 'metrics' };
 type ClusterMessage =
   | { type: 'leadscore:task'; id: string; task: Task }
-  | { type: 'leadscore:done'; id: string; result: unknown }
+  | { type: 'leadscore:done'; id: string; result?: unknown; error?: string }
   | { type: 'leadscore:ask'; id: string; question: Question }
   | { type: 'leadscore:answer'; id: string; answer: unknown }
   | { type: 'leadscore:ready' }
+  | { type: 'leadscore:current' }
   | undefined;
 
 let config: Config;

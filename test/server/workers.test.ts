@@ -101,7 +101,11 @@ describe('WORKERS', { timeout: 90_000 }, () => {
     const victim = workers.at(-1)!;
     process.kill(victim, 'SIGKILL');
     await waitForOutput(server, () => server.stderr().includes(`worker ${victim} exited with SIGKILL; starting another`));
-    // While its replacement starts: a new default and a reload, then the challenger changed back and forth.
+    // Its replacement has loaded the model latest.json named then: now a new default and a reload,
+    // then the challenger changed back and forth until it listens.
+    await waitForOutput(server, () => logged().length > workers.length, 'the replacement loading its model');
+    const replacement = JSON.parse(logged().at(-1)!).pid as number;
+    expect(workers).not.toContain(replacement);
     const third = variantArtifact('c', 0.25);
     await saveArtifact(third, dir);
     await post('/admin/model/reload');
@@ -110,12 +114,10 @@ describe('WORKERS', { timeout: 90_000 }, () => {
       last = turn % 2 ? second.model_version : first.model_version;
       await post('/admin/model/challenger', { version: last });
     }
-    const replacement = JSON.parse(logged().at(-1)!).pid as number;
-    expect(workers).not.toContain(replacement);
-    // The primary brings it up to date once it listens to the primary: it logs each change it applies.
-    const applied = (what: RegExp) => () => server.stdout().split('\n').some((line) => line.includes(`"pid":${replacement},`) && what.test(line));
-    await waitForOutput(server, applied(/"msg":"model reload done"/), 'the replacement reloading', 15_000);
-    await waitForOutput(server, applied(new RegExp(`"model_version":"${last}".*"msg":"challenger change done"`)), 'the replacement taking the last challenger', 15_000);
+    // It listens only once the primary has brought it up to date: by then it has logged both changes.
+    const applied = (what: RegExp) => server.stdout().split('\n').some((line) => line.includes(`"pid":${replacement},`) && what.test(line));
+    expect(applied(/"msg":"model reload done"/)).toBe(true);
+    expect(applied(new RegExp(`"model_version":"${last}".*"msg":"challenger change done"`))).toBe(true);
     for (let i = 0; i < 20; i++) expect(await served()).toEqual({ champion: third.model_version, challenger: last }); // both workers, in turn
   });
 
