@@ -12,7 +12,7 @@ import { loadConfig, type Config } from './config.js';
 import { mergeCounts, type ObservedCounts } from '../model/drift.js';
 import { DriftCounter } from './drift.js';
 import { ServiceMetrics } from './metrics.js';
-import { ModelHolder, servingModel, type ModelChange, type ReloadOutcome } from './models.js';
+import { ModelHolder, oneAtATime, servingModel, type ModelChange, type ReloadOutcome } from './models.js';
 
 /** After the drain, in-flight work gets this long to finish before the process gives up and exits non-zero. */
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -195,12 +195,7 @@ function superviseWorkers(config: Config): void {
   // A worker that becomes ready meanwhile is brought up to date after it, in the same queue: it is
   // given the challenger the others run at that moment, and a reload if there was one since it was
   // forked (it may have read latest.json before the reload's promotion rewrote it).
-  let changes: Promise<unknown> = Promise.resolve();
-  const oneAtATime = <T>(change: () => Promise<T>): Promise<T> => {
-    const done = changes.then(change);
-    changes = done.catch(() => undefined);
-    return done;
-  };
+  const inTurn = oneAtATime();
   let challenger: ModelChange | undefined;
   let reloads = 0;
   const reloadsAtFork = new WeakMap<Worker, number>();
@@ -267,14 +262,14 @@ function superviseWorkers(config: Config): void {
     for (const outcome of outcomes.filter((o) => !o.ok)) process.stderr.write(`leadscore: worker ${outcome.pid} refused ${what}: ${outcome.error}\n`);
   };
   const changeWorkers = (change: ModelChange) =>
-    oneAtATime(async () => {
+    inTurn(async () => {
       if (change.kind === 'reload') reloads++;
       const outcomes = await askChange(change);
       if (change.kind === 'challenger' && outcomes.some((outcome) => outcome.ok)) challenger = change; // a refused one changed nothing
       return outcomes;
     });
   const bringUpToDate = (worker: Worker) =>
-    oneAtATime(async () => {
+    inTurn(async () => {
       if (!worker.isConnected()) return;
       if (reloads > (reloadsAtFork.get(worker) ?? 0)) refused('the reload')(await askChange({ kind: 'reload' }, [worker]));
       if (challenger) refused('the challenger change')(await askChange(challenger, [worker]));

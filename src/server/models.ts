@@ -15,6 +15,19 @@ export function servingModel(artifact: Artifact): ServingModel {
   return { artifact, scorer, write: responseWriter(scorer) };
 }
 
+/**
+ * A queue for model changes: each runs once the one before it has ended, succeeded or not. A
+ * process's holder and a cluster's primary both take changes this way, in the order asked.
+ */
+export function oneAtATime(): <T>(work: () => Promise<T>) => Promise<T> {
+  let last: Promise<unknown> = Promise.resolve();
+  return (work) => {
+    const done = last.then(work);
+    last = done.catch(() => undefined);
+    return done;
+  };
+}
+
 /** Reads and verifies the artifact MODEL_PATH names now (following latest.json), exactly as at start-up. */
 export type ArtifactLoader = () => Promise<{ file: string; artifact: Artifact }>;
 /** Reads and verifies one version of the models folder. */
@@ -42,7 +55,7 @@ export class ModelHolder {
   #challenger: ServingModel | null = null;
   readonly counts = { reloads: 0, failedReloads: 0 };
   readonly #listeners: ((outcome: ReloadOutcome, champion: ServingModel) => void)[] = [];
-  #changes: Promise<unknown> = Promise.resolve();
+  readonly #oneAtATime = oneAtATime();
 
   constructor(
     champion: ServingModel,
@@ -77,9 +90,7 @@ export class ModelHolder {
    * undone when the load finishes.
    */
   apply(change: ModelChange): Promise<ReloadOutcome> {
-    const applied = this.#changes.then(() => this.#apply(change));
-    this.#changes = applied.catch(() => undefined);
-    return applied;
+    return this.#oneAtATime(() => this.#apply(change));
   }
 
   async #apply(change: ModelChange): Promise<ReloadOutcome> {

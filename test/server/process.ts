@@ -50,23 +50,16 @@ export function spawnServer(env: Record<string, string>, entry = 'dist/server/ma
 /** Resolves with the port once the server logs that it listens; rejects if it exits first. */
 export async function startServer(env: Record<string, string>, expectedListeners = 1, entry?: string): Promise<RunningServer> {
   const started = spawnServer(env, entry);
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${started.stderr()}`)), 45_000);
-    const check = () => {
-      const ports = [...started.stdout().matchAll(/listening at http:\/\/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]));
-      if (ports.length >= expectedListeners) {
-        clearTimeout(timer);
-        resolve(ports[0]!);
-      }
-    };
-    started.child.stdout!.on('data', check);
-    started.exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}: ${started.stderr()}`));
-    });
-  });
-  return { ...started, port };
+  const ports = () => [...started.stdout().matchAll(/listening at http:\/\/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]));
+  await waitForOutput(started, () => ports().length >= expectedListeners, 'the server listening', 45_000);
+  return { ...started, port: ports()[0]! };
 }
+
+/**
+ * The pids of every worker that has loaded its model so far, in the order they did, from the
+ * server's log (a pattern, not JSON.parse: the last line may have arrived only in part).
+ */
+export const workerPids = (server: Pick<RunningServer, 'stdout'>): number[] => [...new Set([...server.stdout().matchAll(/"pid":(\d+)[^\n]*"msg":"model loaded"/g)].map((m) => Number(m[1])))];
 
 /**
  * Resolves once `ready()` holds, checked as each chunk of the server's output (stdout or stderr)

@@ -2,7 +2,7 @@
 // whose replacement workers keep dying backs off, then gives up.
 import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { savedFixture, startServer, waitForOutput } from './process.js';
+import { savedFixture, startServer, waitForOutput, workerPids } from './process.js';
 
 // A file of its own, so that it runs beside the shared cluster's tests. One cluster goes through
 // both, in the order a bad day brings them: each start of a cluster costs three processes' start-up
@@ -11,7 +11,6 @@ describe('WORKERS failures', { timeout: 90_000 }, () => {
   it('keeps the cluster up when workers die mid-question; backs off when their replacements keep dying, then gives up with exit 1', async () => {
     const model = await savedFixture();
     const server = await startServer({ MODEL_PATH: model, WORKERS: '2' }, 2);
-    const workerPids = () => [...new Set([...server.stdout().matchAll(/"pid":(\d+).*"msg":"model loaded"/g)].map((m) => Number(m[1])))];
     const listening = () => [...server.stdout().matchAll(/listening at/g)].length;
     const alive = (pid: number) => {
       try {
@@ -30,7 +29,7 @@ describe('WORKERS failures', { timeout: 90_000 }, () => {
       const before = listening();
       // Not awaited: a connection the cluster had handed to the killed worker is lost with it.
       for (let q = 0; q < 30; q++) void fetch(`http://127.0.0.1:${server.port}/model/drift`, { signal: questions.signal }).catch(() => null);
-      const victim = workerPids().filter(alive)[0]!;
+      const victim = workerPids(server).filter(alive)[0]!;
       process.kill(victim, 'SIGKILL');
       await waitForOutput(server, () => server.stderr().includes(`worker ${victim} exited with SIGKILL; starting another`));
       // While its replacement starts, the questions go to the worker left: every one is answered,
@@ -53,7 +52,7 @@ describe('WORKERS failures', { timeout: 90_000 }, () => {
 
     // The artifact is damaged on disk while the service runs: every replacement now dies before it listens.
     writeFileSync(model, '{"truncated');
-    process.kill(workerPids().filter(alive)[0]!, 'SIGKILL');
+    process.kill(workerPids(server).filter(alive)[0]!, 'SIGKILL');
     expect(await server.exited).toBe(1);
     const restarts = server.stderr().match(/starting another in \d+ ms/g) ?? [];
     expect(restarts.map((line) => Number(/in (\d+) ms/.exec(line)![1]))).toEqual([100, 200, 400, 800]);

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { saveArtifact } from '../../src/model/artifact.js';
 import { trainedFixture, variantArtifact } from '../model/helpers.js';
 import { readScrape } from './scrape.js';
-import { startServer, waitForOutput, type RunningServer } from './process.js';
+import { startServer, waitForOutput, workerPids, type RunningServer } from './process.js';
 
 const healthOnNewConnection = (port: number) =>
   new Promise<{ status: number; version: string }>((resolve, reject) => {
@@ -94,8 +94,7 @@ describe('WORKERS', { timeout: 90_000 }, () => {
     };
     expect((await post('/admin/model/challenger', { version: second.model_version })).processes).toBe(2);
 
-    const logged = () => server.stdout().split('\n').filter((line) => line.includes('"msg":"model loaded"'));
-    const workers = logged().map((line) => JSON.parse(line).pid as number);
+    const workers = workerPids(server);
     const count = (pattern: RegExp) => server.stdout().match(pattern)?.length ?? 0;
     const listening = count(/listening at/g);
     const victim = workers.at(-1)!;
@@ -103,8 +102,8 @@ describe('WORKERS', { timeout: 90_000 }, () => {
     await waitForOutput(server, () => server.stderr().includes(`worker ${victim} exited with SIGKILL; starting another`));
     // Its replacement has loaded the model latest.json named then: now a new default and a reload,
     // then the challenger changed back and forth until it listens.
-    await waitForOutput(server, () => logged().length > workers.length, 'the replacement loading its model');
-    const replacement = JSON.parse(logged().at(-1)!).pid as number;
+    await waitForOutput(server, () => workerPids(server).length > workers.length, 'the replacement loading its model');
+    const replacement = workerPids(server).at(-1)!;
     expect(workers).not.toContain(replacement);
     const third = variantArtifact('c', 0.25);
     await saveArtifact(third, dir);
