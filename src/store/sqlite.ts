@@ -146,7 +146,7 @@ export class SqliteStore implements Store {
       migrate(db);
       const insertScore = db.prepare(INSERT_SCORE);
       const supersede = db.prepare(SUPERSEDE);
-      const insertBatch = db.transaction((rows: Row[]) => {
+      const writeRows = (rows: Row[]): void => {
         supersede.run(JSON.stringify(rows.map((row) => row[0])));
         // A lead named twice in one batch: its last score is the current one.
         const seen = new Set<unknown>();
@@ -156,28 +156,43 @@ export class SqliteStore implements Store {
           seen.add(rows[i]![0]);
         }
         for (let i = 0; i < rows.length; i++) insertScore.run(rows[i]!, current[i]);
-      });
-      // better-sqlite3 runs a transaction called inside another as a savepoint: one batch's
-      // failure rolls back that batch only; an error of the file itself aborts them all.
-      const writeGroup = db.transaction((batches: Row[][]) =>
+      };
+      // The whole group goes in as one batch, in a transaction of its own and no savepoint: SQLite
+      // keeps a copy of every page a savepoint changes (in a temporary file past 64 KiB), and a
+      // batch of 10,000 new leads changes some thousands. Only if that fails for a reason of its
+      // own data does each batch go again alone, in a savepoint (better-sqlite3 runs a transaction
+      // called inside another as one), so only the bad batch fails.
+      const writeAll = db.transaction((batches: Row[][]) => writeRows(batches.length === 1 ? batches[0]! : batches.flat()));
+      const writeOne = db.transaction(writeRows);
+      const writeEach = db.transaction((batches: Row[][]) =>
         batches.map((rows) => {
           try {
-            insertBatch(rows);
+            writeOne(rows);
             return null;
           } catch (error) {
-            if (isUnavailable(error)) throw error;
+            if (isUnavailable(error)) throw error; // the file itself: all of them fail
             return error as Error;
           }
         }),
       );
+      // IMMEDIATE: take the write lock before reading anything, so another process's commit cannot
+      // invalidate this transaction's snapshot halfway (busy_timeout waits for the lock instead).
+      const writeBatches = (batches: Row[][]): (Error | null)[] => {
+        try {
+          writeAll.immediate(batches);
+          return batches.map(() => null);
+        } catch (error) {
+          if (isUnavailable(error)) throw error;
+          if (batches.length === 1) return [error as Error];
+        }
+        return writeEach.immediate(batches);
+      };
       this.connection = {
         db,
         upsertOutcome: db.prepare(UPSERT_OUTCOME),
         scored: db.prepare('SELECT 1 FROM scores WHERE mql_id = ? LIMIT 1').pluck(),
         heartbeat: db.prepare('INSERT INTO store_heartbeat (id, beat_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at'),
-        // IMMEDIATE: take the write lock before reading anything, so another process's commit cannot
-        // invalidate this transaction's snapshot halfway (busy_timeout waits for the lock instead).
-        writeBatches: (batches) => writeGroup.immediate(batches),
+        writeBatches,
       };
       return this.connection;
     } catch (error) {

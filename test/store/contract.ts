@@ -115,6 +115,20 @@ export function storeContract(name: string, makeHarness: () => Promise<StoreHarn
       expect(ids).toEqual(['lead-0001', 'lead-0002', 'lead-0003']);
     });
 
+    it("leaves a lead's earlier score current when the batch rescoring it fails, alone or written with others", async () => {
+      await record([lead(1, { probability: 0.2 }), lead(2, { probability: 0.3 })], '2026-03-01T00:00:00.000Z');
+      const rescore = (n: number, at: string) => record([lead(n, { probability: 0.7 }), lead(20 + n, { probability: 2 })], at);
+      await expect(rescore(1, '2026-03-02T00:00:00.000Z')).rejects.not.toBeInstanceOf(StoreUnavailableError);
+      const together = await Promise.allSettled([record([lead(3)], '2026-03-02T00:00:01.000Z'), rescore(2, '2026-03-02T00:00:02.000Z')]);
+      expect(together.map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
+      expect((await everything()).map((p) => [p.mql_id, p.probability]).sort()).toEqual([
+        ['lead-0001', 0.2],
+        ['lead-0002', 0.3],
+        ['lead-0003', lead(3).probability],
+      ]);
+      for (const id of ['lead-0001', 'lead-0002']) expect((await store.getLead(id))!.history).toEqual([]);
+    });
+
     it('settles every one of many concurrent writers on its own committed rows', async () => {
       const writes = Array.from({ length: 200 }, (_, i) => record([lead(i), lead(1000 + i)], `2026-03-01T00:00:00.000Z`, { request_id: `req-${i}` }));
       await Promise.all(writes);
