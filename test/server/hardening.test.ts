@@ -157,11 +157,15 @@ describe('security headers', () => {
 describe('overload', () => {
   it('answers 503 with Retry-After while the event loop is saturated, and liveness still 200', async () => {
     const loaded = await buildTestApp({ maxEventLoopDelayMs: 30 }, { pressureSampleIntervalMs: 20 });
-    const blockUntil = Date.now() + 400;
-    while (Date.now() < blockUntil); // a saturated event loop, as a flood of CPU-bound requests makes it
+    // A saturated event loop, as a flood of CPU-bound requests makes it: busy for 100 ms at a time,
+    // with one turn of the loop between, for as many rounds as the 20 ms samples take to see it. (One
+    // block was flaky on a loaded machine: the sample could read the delay histogram before the
+    // histogram's own timer had recorded the block, and the next sample was due only after the test.)
     let response = await loaded.app.inject({ method: 'POST', url: '/predict', payload: validLead() });
-    for (let i = 0; i < 20 && response.statusCode !== 503; i++) {
-      await new Promise((resolve) => setImmediate(resolve)); // let the next sample run
+    for (let round = 0; round < 30 && response.statusCode !== 503; round++) {
+      const busyUntil = Date.now() + 100;
+      while (Date.now() < busyUntil);
+      await new Promise((resolve) => setTimeout(resolve, 0)); // one turn: the timers of both run
       response = await loaded.app.inject({ method: 'POST', url: '/predict', payload: validLead() });
     }
     expect(response.statusCode).toBe(503);
