@@ -84,6 +84,9 @@ await saveArtifact(shipped, models); // saved last: latest.json names the shippe
 
 say('building the service (npm run build)…');
 execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
+// As the image's build does: one start that leaves V8's code for the server beside the bundle,
+// which every start below then runs with (src/server/launch.ts).
+execFileSync(process.execPath, ['dist/server/warm-up.js'], { cwd: root, stdio: 'ignore' });
 const MAIN = ['dist/server/main.js'];
 
 const pool = leadPool(shipped, 10_000, 1);

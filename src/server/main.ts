@@ -316,16 +316,22 @@ type ClusterMessage =
   | { type: 'leadscore:current' }
   | undefined;
 
-let config: Config;
-try {
-  config = loadConfig(process.env);
-} catch (error) {
-  die((error as Error).message);
+// A function, not top-level await: the server ships as one CommonJS script, which V8 can cache
+// compiled (scripts/bundle.mjs, src/server/launch.ts).
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    die((error as Error).message);
+  }
+  if (config.workers > 1 && cluster.isPrimary) {
+    // Check the model once up front, so a bad artifact fails the start instead of a fork loop.
+    await loadArtifact(config.modelPath).catch((error: Error) => die(`cannot load the model: ${error.message}`));
+    superviseWorkers(config);
+  } else {
+    await serve(config);
+  }
 }
-if (config.workers > 1 && cluster.isPrimary) {
-  // Check the model once up front, so a bad artifact fails the start instead of a fork loop.
-  await loadArtifact(config.modelPath).catch((error: Error) => die(`cannot load the model: ${error.message}`));
-  superviseWorkers(config);
-} else {
-  await serve(config);
-}
+
+main().catch((error: unknown) => die(error instanceof Error ? error.message : String(error)));

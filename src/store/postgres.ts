@@ -1,4 +1,6 @@
 // The shared store: PostgreSQL through a pg pool, for several replicas writing to one database.
+import pg from 'pg';
+import Cursor from 'pg-cursor';
 import type { LabelledLead } from '../features/lead.js';
 import { StoreConfigError, StoreUnavailableError } from './errors.js';
 import { pendingMigrations } from './migrations/index.js';
@@ -27,11 +29,11 @@ import type {
 import { redact } from './url.js';
 import { WriteQueue } from './write-queue.js';
 
-// pg and pg-cursor are loaded when a PostgreSQL store is opened, so the other stores never pay for them.
-type Pg = (typeof import('pg'))['default'];
-type PgPool = import('pg').Pool;
-type PgClient = import('pg').PoolClient;
-type CursorClass = typeof import('pg-cursor');
+// pg and pg-cursor load with this module, which openStore imports only for a PostgreSQL store.
+type Pg = typeof pg;
+type PgPool = pg.Pool;
+type PgClient = pg.PoolClient;
+type CursorClass = typeof Cursor;
 
 const dialect: q.Dialect = {
   name: 'postgres',
@@ -351,6 +353,5 @@ export class PostgresStore implements Store {
 }
 
 export async function openPostgresStore(url: string, options: StoreOptions): Promise<PostgresStore> {
-  const [{ default: pg }, { default: Cursor }] = await Promise.all([import('pg'), import('pg-cursor')]);
   return new PostgresStore(url, pg, Cursor, options).open();
 }

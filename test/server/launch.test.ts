@@ -1,0 +1,64 @@
+// The production entry keeps V8's compiled code for the server bundle beside it: written by a run that
+// ends well, used as it is by the next start, and replaced when it is not this bundle's or V8 refuses it.
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawnServer, startServer } from './process.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+// A copy of the built entry and bundle in a folder of their own (the suite's other servers share
+// dist/server and its cache), inside the project so that the bundle finds node_modules as it does there.
+mkdirSync(path.join(root, '.tmp'), { recursive: true });
+const dir = mkdtempSync(path.join(root, '.tmp', 'launch-'));
+const server = path.join(dir, 'server');
+mkdirSync(server);
+for (const file of ['main.js', 'server.cjs']) cpSync(path.join(root, 'dist/server', file), path.join(server, file));
+symlinkSync(path.join(root, 'dist/server/static'), path.join(server, 'static'));
+for (const folder of ['static', 'dashboard']) symlinkSync(path.join(root, 'dist', folder), path.join(dir, folder));
+const entry = path.join(server, 'main.js');
+const cache = path.join(server, 'server.cjs.cache');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const header = (file: string) => readFileSync(file).subarray(0, readFileSync(file).indexOf(10) + 1).toString('latin1');
+const bundle = statSync(path.join(server, 'server.cjs'));
+const thisBundle = new RegExp(`^leadscore code cache: ${process.version} ${process.arch} ${bundle.size} ${bundle.mtimeMs} [0-9a-f]{64}\\n$`);
+
+/** Starts the copy, checks it serves, stops it with SIGTERM and returns its exit code. */
+async function serveOnce(): Promise<number | null> {
+  const running = await startServer({}, 1, entry);
+  expect((await fetch(`http://127.0.0.1:${running.port}/health`)).status).toBe(200);
+  running.child.kill('SIGTERM');
+  return running.exited;
+}
+
+describe('the production entry', { timeout: 60_000 }, () => {
+  it("keeps V8's code for the bundle: written by a run that ended well, then used as it is, and replaced when stale or damaged", async () => {
+    // A start that fails writes nothing: its code would be the little it ran before failing.
+    const failed = spawnServer({ MAX_BATCH: 'lots' }, entry);
+    expect(await failed.exited).toBe(1);
+    expect(readdirSync(server).sort()).toEqual(['main.js', 'server.cjs', 'static']);
+
+    // A cache made for another build of the bundle is not used, and a clean exit replaces it.
+    writeFileSync(cache, 'leadscore code cache: v20.0.0 x64 1 1\nnot code');
+    expect(await serveOnce()).toBe(0);
+    expect(header(cache)).toMatch(thisBundle);
+    expect(statSync(cache).size).toBeGreaterThan(100_000);
+
+    // The next start runs with it: V8 accepted it, so it is not written again.
+    const written = statSync(cache);
+    expect(await serveOnce()).toBe(0);
+    expect(statSync(cache).ino).toBe(written.ino);
+    expect(statSync(cache).mtimeMs).toBe(written.mtimeMs);
+
+    // Damaged on disk, it is not used: the server starts all the same (damaged code used to stop it
+    // with a V8 trap, SIGTRAP) and writes a good one.
+    const damaged = readFileSync(cache);
+    damaged.fill(0x2a, damaged.indexOf(10) + 200_000, damaged.indexOf(10) + 204_000);
+    writeFileSync(cache, damaged);
+    const before = statSync(cache).ino;
+    expect(await serveOnce()).toBe(0);
+    expect(statSync(cache).ino).not.toBe(before);
+    expect(header(cache)).toMatch(thisBundle);
+    expect(readdirSync(server).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  });
+});
