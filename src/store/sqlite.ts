@@ -28,6 +28,7 @@ import type {
 } from './store.js';
 import { prepareBatch, receipt, uniqueOutcomes, type Row } from './records.js';
 import { WriteQueue } from './write-queue.js';
+import { Checkpointer } from './checkpointer.js';
 
 const dialect: q.Dialect = {
   name: 'sqlite',
@@ -59,8 +60,13 @@ const SUPERSEDE =
  * 170 ms, 5,000 gave a median of 58 ms (a slice took ~11 ms); 1,000 keeps a slice near 2 ms.
  */
 const DRIFT_SLICE_ROWS = 1_000;
-/** WAL pages between automatic checkpoints, and the writing connection's page cache in KiB (see connect()). */
-const CHECKPOINT_PAGES = 10_000;
+/**
+ * Scores written between two checkpoints from the checkpoint thread (see Checkpointer), the writer's
+ * own automatic checkpoint in WAL pages should that thread fall behind (~160 MB of log), and the
+ * writing connection's page cache in KiB (see connect()).
+ */
+const CHECKPOINT_ROWS = 3_000;
+const CHECKPOINT_PAGES = 40_000;
 const CACHE_KIB = 32 * 1024;
 const INSERT_SCORE =
   'INSERT INTO scores (mql_id, first_contact_date, landing_page_id, origin, probability, tier, model_version, scored_at, request_id, challenger_version, challenger_probability, challenger_tier, is_current) ' +
@@ -97,16 +103,20 @@ export class SqliteStore implements Store {
    * touched); grouping the records of one event-loop turn into one transaction ran
    * 13,900–37,300/s with 8 concurrent writers and 28,900–46,400/s with 64.
    */
+  /** Checkpoints off the thread that answers requests: on a 1,000-lead batch's time, see Checkpointer. */
+  readonly checkpointer: Checkpointer;
+  private rowsSinceCheckpoint = 0;
   private readonly queue = new WriteQueue<Row[]>(async (batches) => this.writeGroup(batches), { maxInFlight: 1, maxSize: 50_000 });
 
   constructor(
     private readonly file: string,
     private readonly synchronous: 'normal' | 'full',
     options: StoreOptions,
-    /** WAL pages between automatic checkpoints and the page cache in KiB (see connect()): settings for measuring them. */
-    private readonly tuning: { checkpointPages?: number; cacheKib?: number } = {},
+    /** The checkpoint settings and the page cache in KiB (see connect()): settings for measuring and testing them. */
+    private readonly tuning: SqliteTuning = {},
   ) {
     this.description = `sqlite:${file}`;
+    this.checkpointer = new Checkpointer(file, synchronous);
     this.horizonDays = options.outcomeHorizonDays ?? 180;
     this.now = options.now ?? Date.now;
   }
@@ -133,7 +143,8 @@ export class SqliteStore implements Store {
       // SQLite's default limit (1,000 pages) nearly every batch paid for a checkpoint. In a store of
       // a million scores a 1,000-lead batch took 68 ms that way (median), 32 ms checkpointing every
       // 10,000 pages (40 MB of WAL), 0.71× the mean time with the checkpoint's own ~200 ms once in
-      // about ten batches (npx tsx scripts/bench/sqlite-checkpoint.ts).
+      // about ten batches (npx tsx scripts/bench/sqlite-checkpoint.ts). Checkpoints now run on a
+      // thread of their own every CHECKPOINT_ROWS scores; the writer's own is a bound on the log.
       db.pragma(`wal_autocheckpoint = ${this.tuning.checkpointPages ?? CHECKPOINT_PAGES}`);
       // The WAL is truncated back to this after a checkpoint instead of keeping its largest size.
       db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
@@ -229,7 +240,10 @@ export class SqliteStore implements Store {
   }
 
   private writeGroup(batches: Row[][]): Promise<(Error | null)[]> {
-    return Promise.resolve(this.run((connection) => connection.writeBatches(batches)));
+    const results = this.run((connection) => connection.writeBatches(batches));
+    batches.forEach((rows, i) => (this.rowsSinceCheckpoint += results[i] ? 0 : rows.length));
+    if (this.rowsSinceCheckpoint >= (this.tuning.checkpointRows ?? CHECKPOINT_ROWS) && this.checkpointer.request()) this.rowsSinceCheckpoint = 0;
+    return Promise.resolve(results);
   }
 
   recordScores(batch: ScoreBatch): Promise<void> {
@@ -399,6 +413,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     await this.queue.close();
+    await this.checkpointer.close(); // its connection first: the last one to close checkpoints the rest
     this.closed = true;
     this.connection?.db.close();
     this.connection = null;
@@ -432,6 +447,13 @@ function migrate(db: Database.Database): void {
   }
 }
 
-export function openSqliteStore(file: string, synchronous: 'normal' | 'full', options: StoreOptions, tuning?: { checkpointPages?: number; cacheKib?: number }): SqliteStore {
+export interface SqliteTuning {
+  /** Scores between checkpoints from the checkpoint thread, the writer's own automatic checkpoint in pages, the page cache in KiB. */
+  checkpointRows?: number;
+  checkpointPages?: number;
+  cacheKib?: number;
+}
+
+export function openSqliteStore(file: string, synchronous: 'normal' | 'full', options: StoreOptions, tuning?: SqliteTuning): SqliteStore {
   return new SqliteStore(file, synchronous, options, tuning).open();
 }

@@ -1,6 +1,6 @@
 // The store contract on SQLite files, and what only the embedded store does: creating its file, WAL, recovering a file it could not write.
 import { fork } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -142,6 +142,29 @@ describe('SQLite store', () => {
       expect(ofLead.filter((r) => r.is_current === 1).map((r) => r.id), id).toEqual([ofLead.at(-1)!.id]);
     }
     expect((await store.getLead('lead-0002'))!.current.request_id).toBe('r11');
+  });
+
+  it('checkpoints from a thread of its own: the file takes the scores while the writer only appends to the log', async () => {
+    const file = path.join(dir, 'checkpointed.db');
+    // The writer's own automatic checkpoint out of reach: only the thread can move pages into the file.
+    const sqlite = new SqliteStore(file, 'normal', {}, { checkpointRows: 500, checkpointPages: 1_000_000 }).open();
+    store = sqlite;
+    const pages = () => (statSync(file).size / 4096) | 0;
+    const empty = pages();
+    await sqlite.recordScores({ request_id: 'small', scored_at: new Date(), model_version: 'm', leads: [lead(1), lead(2)] });
+    expect(sqlite.checkpointer.runs).toBe(0); // no thread for a store written little
+    for (let batch = 0; batch < 6; batch++) {
+      await sqlite.recordScores({ request_id: `b${batch}`, scored_at: new Date(), model_version: 'm', leads: Array.from({ length: 200 }, (_, i) => lead(1000 + batch * 200 + i)) });
+      await sqlite.checkpointer.idle();
+    }
+    expect(sqlite.checkpointer.runs).toBe(2); // after 602 and 1,002 scores
+    expect(pages()).toBeGreaterThan(empty + 10);
+    // Whatever was checkpointed or not, the store holds every score, closed and opened again.
+    await sqlite.close();
+    store = await openSqlite(file);
+    let stored = 0;
+    for await (const chunk of store.exportPredictions({})) stored += chunk.length;
+    expect(stored).toBe(1202);
   });
 });
 
