@@ -1,9 +1,14 @@
 // The production entry keeps V8's compiled code for the server bundle beside it: written by a run that
-// ends well, used as it is by the next start, and replaced when it is not this bundle's or V8 refuses it.
+// ends well (the image build's warm-up is one), used as it is by the next start, and replaced when it
+// is not this bundle's or is damaged.
+import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnServer, startServer } from './process.js';
+
+const run = promisify(execFile);
 
 const root = path.resolve(import.meta.dirname, '../..');
 // A copy of the built entry and bundle in a folder of their own (the suite's other servers share
@@ -12,7 +17,7 @@ mkdirSync(path.join(root, '.tmp'), { recursive: true });
 const dir = mkdtempSync(path.join(root, '.tmp', 'launch-'));
 const server = path.join(dir, 'server');
 mkdirSync(server);
-for (const file of ['main.js', 'server.cjs']) cpSync(path.join(root, 'dist/server', file), path.join(server, file));
+for (const file of ['main.js', 'server.cjs', 'warm-up.js']) cpSync(path.join(root, 'dist/server', file), path.join(server, file));
 symlinkSync(path.join(root, 'dist/server/static'), path.join(server, 'static'));
 for (const folder of ['static', 'dashboard']) symlinkSync(path.join(root, 'dist', folder), path.join(dir, folder));
 const entry = path.join(server, 'main.js');
@@ -32,15 +37,18 @@ async function serveOnce(): Promise<number | null> {
 }
 
 describe('the production entry', { timeout: 60_000 }, () => {
-  it("keeps V8's code for the bundle: written by a run that ended well, then used as it is, and replaced when stale or damaged", async () => {
+  it("keeps V8's code for the bundle: written by a run that ended well, as the image's warm-up, then used as it is, and replaced when stale or damaged", async () => {
     // A start that fails writes nothing: its code would be the little it ran before failing.
     const failed = spawnServer({ MAX_BATCH: 'lots' }, entry);
     expect(await failed.exited).toBe(1);
-    expect(readdirSync(server).sort()).toEqual(['main.js', 'server.cjs', 'static']);
+    expect(readdirSync(server).sort()).toEqual(['main.js', 'server.cjs', 'static', 'warm-up.js']);
 
-    // A cache made for another build of the bundle is not used, and a clean exit replaces it.
+    // A cache made for another build of the bundle is not used. The image's build step (the
+    // Dockerfile's RUN node dist/server/warm-up.js) starts the service, scores a lead and stops it
+    // cleanly, which writes this bundle's.
     writeFileSync(cache, 'leadscore code cache: v20.0.0 x64 1 1\nnot code');
-    expect(await serveOnce()).toBe(0);
+    const { stdout } = await run(process.execPath, [path.join(server, 'warm-up.js')], { env: { ...process.env, MAX_EVENT_LOOP_DELAY_MS: '0' } });
+    expect(stdout).toMatch(/^warm-up: the service started, scored a lead \(\{"mql_id":"warm-up","probability":0\.\d+/);
     expect(header(cache)).toMatch(thisBundle);
     expect(statSync(cache).size).toBeGreaterThan(100_000);
 
