@@ -60,6 +60,7 @@ export class Checkpointer {
       const settle = (result: CheckpointResult | Error) => {
         worker.off('message', onMessage);
         worker.off('exit', onExit);
+        worker.unref();
         this.running = null;
         this.runs++;
         resolve(result);
@@ -68,6 +69,9 @@ export class Checkpointer {
       const onExit = () => settle(new Error('the checkpoint thread stopped'));
       worker.on('message', onMessage);
       worker.once('exit', onExit);
+      // Held while it works: a process with nothing else to do waits for it rather than exiting with
+      // the store's close still waiting (exit code 13 in a script whose last step was that close).
+      worker.ref();
       worker.postMessage('run');
     });
     return true;
@@ -86,6 +90,7 @@ export class Checkpointer {
     this.worker = null;
     if (!worker) return;
     const exited = new Promise((resolve) => worker.once('exit', resolve));
+    worker.ref();
     worker.postMessage('close');
     await exited;
   }
@@ -95,7 +100,7 @@ export class Checkpointer {
       eval: true,
       workerData: { file: this.file, synchronous: this.synchronous.toUpperCase(), driver: createRequire(import.meta.url).resolve('better-sqlite3') },
     });
-    worker.unref(); // never what keeps a process alive
+    worker.unref(); // idle, never what keeps a process alive
     // A thread that fails to start or dies is replaced at the next request; SQLite's own automatic
     // checkpoint, set high on the writer, bounds the log meanwhile.
     worker.on('error', () => {

@@ -3,7 +3,7 @@
 import path from 'node:path';
 
 export const CHILDREN_DIR = path.resolve(import.meta.dirname, '../../.tmp/test-children');
-export const CHILD_SOURCES = ['test/store/crash-writer.ts', 'test/store/store-child.ts'];
+export const CHILD_SOURCES = ['test/store/crash-writer.ts', 'test/store/store-child.ts', 'test/store/close-child.ts'];
 
 /** The bundled form of a child, e.g. testChild('crash-writer'). */
 export const testChild = (name: string) => path.join(CHILDREN_DIR, `${name}.js`);

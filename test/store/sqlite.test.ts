@@ -1,8 +1,9 @@
 // The store contract on SQLite files, and what only the embedded store does: creating its file, WAL, recovering a file it could not write.
-import { fork } from 'node:child_process';
+import { execFile, fork } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { testChild } from '../setup/children.js';
@@ -10,6 +11,7 @@ import { openStore, StoreConfigError, StoreUnavailableError, type Store, type St
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { lead, storeContract } from './contract.js';
 
+const run = promisify(execFile);
 const dirs: string[] = [];
 function tempDir(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'leadscore-store-'));
@@ -165,6 +167,13 @@ describe('SQLite store', () => {
     let stored = 0;
     for await (const chunk of store.exportPredictions({})) stored += chunk.length;
     expect(stored).toBe(1202);
+  });
+
+  it('finishes closing while its checkpoint thread works, in a process with nothing else left to do', async () => {
+    const file = path.join(dir, 'closing.db');
+    const { stdout } = await run(process.execPath, [testChild('close-child'), file]);
+    expect(stdout).toBe('closed after 1 checkpoint(s)\n');
+    expect(existsSync(`${file}-wal`)).toBe(false); // the last connection to close checkpointed the rest and removed the log
   });
 });
 
