@@ -2,7 +2,8 @@
 // ends well (the image build's warm-up is one), used as it is by the next start, and replaced when it
 // is not this bundle's or is damaged.
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -25,8 +26,8 @@ const cache = path.join(server, 'server.cjs.cache');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const header = (file: string) => readFileSync(file).subarray(0, readFileSync(file).indexOf(10) + 1).toString('latin1');
-const bundle = statSync(path.join(server, 'server.cjs'));
-const thisBundle = new RegExp(`^leadscore code cache: ${process.version} ${process.arch} ${bundle.size} ${bundle.mtimeMs} [0-9a-f]{64}\\n$`);
+const bundleSha = createHash('sha256').update(readFileSync(path.join(server, 'server.cjs'))).digest('hex');
+const thisBundle = new RegExp(`^leadscore code cache: ${process.version} ${process.arch} ${bundleSha} [0-9a-f]{64}\\n$`);
 
 /** Starts the copy, checks it serves, stops it with SIGTERM and returns its exit code. */
 async function serveOnce(): Promise<number | null> {
@@ -46,7 +47,7 @@ describe('the production entry', { timeout: 60_000 }, () => {
     // A cache made for another build of the bundle is not used. The image's build step (the
     // Dockerfile's RUN node dist/server/warm-up.js) starts the service, scores a lead and stops it
     // cleanly, which writes this bundle's.
-    writeFileSync(cache, 'leadscore code cache: v20.0.0 x64 1 1\nnot code');
+    writeFileSync(cache, `leadscore code cache: ${process.version} ${process.arch} ${'0'.repeat(64)} ${'0'.repeat(64)}\nnot code`);
     const { stdout } = await run(process.execPath, [path.join(server, 'warm-up.js')], { env: { ...process.env, MAX_EVENT_LOOP_DELAY_MS: '0' } });
     expect(stdout).toMatch(/^warm-up: the service started, scored a lead \(\{"mql_id":"warm-up","probability":0\.\d+/);
     expect(header(cache)).toMatch(thisBundle);
@@ -68,5 +69,15 @@ describe('the production entry', { timeout: 60_000 }, () => {
     expect(statSync(cache).ino).not.toBe(before);
     expect(header(cache)).toMatch(thisBundle);
     expect(readdirSync(server).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+
+    // A bundle changed in place to the same size and time (cp -p, rsync -t, tar) runs its own code,
+    // not the code cached for the bundle it replaced.
+    const bundleFile = path.join(server, 'server.cjs');
+    const { mtime } = statSync(bundleFile);
+    writeFileSync(bundleFile, readFileSync(bundleFile, 'utf8').replace('invalid configuration', 'INVALID configuration'));
+    utimesSync(bundleFile, mtime, mtime);
+    const changed = spawnServer({ MAX_BATCH: 'lots' }, entry);
+    expect(await changed.exited).toBe(1);
+    expect(changed.stderr()).toMatch(/^leadscore: INVALID configuration: MAX_BATCH/);
   });
 });
