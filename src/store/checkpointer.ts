@@ -101,8 +101,8 @@ export class Checkpointer {
       workerData: { file: this.file, synchronous: this.synchronous.toUpperCase(), driver: createRequire(import.meta.url).resolve('better-sqlite3') },
     });
     worker.unref(); // idle, never what keeps a process alive
-    // A thread that fails to start or dies is replaced at the next request; SQLite's own automatic
-    // checkpoint, set high on the writer, bounds the log meanwhile.
+    // A thread that fails to start or dies is replaced at the next request; the writer's own
+    // automatic checkpoint bounds the log meanwhile.
     worker.on('error', () => {
       if (this.worker === worker) this.worker = null;
     });
