@@ -19,27 +19,24 @@ parentPort.on('message', (message) => {
     return;
   }
   try {
-    db ??= new Database(workerData.file, { fileMustExist: true, timeout: 0 });
-    db.pragma('synchronous = ' + workerData.synchronous);
-    const [result] = db.pragma('wal_checkpoint(PASSIVE)');
-    parentPort.postMessage({ frames: result.log, copied: result.checkpointed });
-  } catch (error) {
+    if (!db) {
+      db = new Database(workerData.file, { fileMustExist: true, timeout: 0 });
+      db.pragma('synchronous = ' + workerData.synchronous);
+    }
+    db.pragma('wal_checkpoint(PASSIVE)');
+  } catch {
+    // A file it cannot open or checkpoint now: a new connection next time, and the writer's own
+    // automatic checkpoint bounds the log meanwhile.
     try { db?.close(); } catch {}
     db = null;
-    parentPort.postMessage({ error: String(error?.message ?? error) });
   }
+  parentPort.postMessage('done');
 });
 `;
 
-export interface CheckpointResult {
-  /** Frames in the log when it ran, and how many of them are now in the file. */
-  frames: number;
-  copied: number;
-}
-
 export class Checkpointer {
   private worker: Worker | null = null;
-  private running: Promise<CheckpointResult | Error> | null = null;
+  private running: Promise<void> | null = null;
   private closed = false;
   /** Every checkpoint run so far, for the store's tests. */
   runs = 0;
@@ -56,19 +53,18 @@ export class Checkpointer {
   request(): boolean {
     if (this.running || this.closed) return false;
     const worker = (this.worker ??= this.start());
-    this.running = new Promise<CheckpointResult | Error>((resolve) => {
-      const settle = (result: CheckpointResult | Error) => {
-        worker.off('message', onMessage);
-        worker.off('exit', onExit);
+    this.running = new Promise<void>((resolve) => {
+      // Done, failed or the thread gone: the next request starts the next one either way.
+      const settle = () => {
+        worker.off('message', settle);
+        worker.off('exit', settle);
         worker.unref();
         this.running = null;
         this.runs++;
-        resolve(result);
+        resolve();
       };
-      const onMessage = (message: CheckpointResult | { error: string }) => settle('error' in message ? new Error(message.error) : message);
-      const onExit = () => settle(new Error('the checkpoint thread stopped'));
-      worker.on('message', onMessage);
-      worker.once('exit', onExit);
+      worker.once('message', settle);
+      worker.once('exit', settle);
       // Held while it works: a process with nothing else to do waits for it rather than exiting with
       // the store's close still waiting (exit code 13 in a script whose last step was that close).
       worker.ref();
@@ -77,9 +73,9 @@ export class Checkpointer {
     return true;
   }
 
-  /** Resolves once no checkpoint is running: with the result of the one it waited for, or null. */
-  async idle(): Promise<CheckpointResult | Error | null> {
-    return this.running ?? null;
+  /** Resolves once no checkpoint is running. */
+  async idle(): Promise<void> {
+    await this.running;
   }
 
   /** Waits for a running checkpoint, then stops the thread (its connection closed before the writer's). */

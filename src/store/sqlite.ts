@@ -97,15 +97,15 @@ export class SqliteStore implements Store {
   private closed = false;
   private readonly horizonDays: number;
   private readonly now: () => number;
+  /** Checkpoints off the thread that answers requests: on a 1,000-lead batch's time, see Checkpointer. */
+  readonly checkpointer: Checkpointer;
+  private rowsSinceCheckpoint = 0;
   /*
    * Single-lead records (npm run bench:store, three runs on a shared 2-core machine): one
    * transaction per record ran 3,800–15,200 records/s (a WAL commit writes every page it
    * touched); grouping the records of one event-loop turn into one transaction ran
    * 13,900–37,300/s with 8 concurrent writers and 28,900–46,400/s with 64.
    */
-  /** Checkpoints off the thread that answers requests: on a 1,000-lead batch's time, see Checkpointer. */
-  readonly checkpointer: Checkpointer;
-  private rowsSinceCheckpoint = 0;
   private readonly queue = new WriteQueue<Row[]>(async (batches) => this.writeGroup(batches), { maxInFlight: 1, maxSize: 50_000 });
 
   constructor(
@@ -244,7 +244,7 @@ export class SqliteStore implements Store {
 
   private writeGroup(batches: Row[][]): Promise<(Error | null)[]> {
     const results = this.run((connection) => connection.writeBatches(batches));
-    batches.forEach((rows, i) => (this.rowsSinceCheckpoint += results[i] ? 0 : rows.length));
+    for (let i = 0; i < batches.length; i++) if (results[i] === null) this.rowsSinceCheckpoint += batches[i]!.length;
     if (this.rowsSinceCheckpoint >= (this.tuning.checkpointRows ?? CHECKPOINT_ROWS) && this.checkpointer.request()) this.rowsSinceCheckpoint = 0;
     return Promise.resolve(results);
   }

@@ -25,7 +25,10 @@ const entry = path.join(server, 'main.js');
 const cache = path.join(server, 'server.cjs.cache');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const header = (file: string) => readFileSync(file).subarray(0, readFileSync(file).indexOf(10) + 1).toString('latin1');
+const header = (file: string) => {
+  const bytes = readFileSync(file);
+  return bytes.toString('latin1', 0, bytes.indexOf(10) + 1);
+};
 const bundleSha = createHash('sha256').update(readFileSync(path.join(server, 'server.cjs'))).digest('hex');
 const thisBundle = new RegExp(`^leadscore code cache: ${process.version} ${process.arch} ${bundleSha} [0-9a-f]{64}\\n$`);
 
