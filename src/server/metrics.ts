@@ -60,15 +60,20 @@ export class ServiceMetrics {
     registers: [this.registry],
     aggregator: 'max',
   });
+  // Labelled by version, so that until the served model has leads with known outcomes there is no
+  // series at all: an unlabelled gauge reads 0 from the start, and a new deployment (or one with
+  // STORE_URL=none) fired the "live AUC below 0.6" alert for a figure nobody had measured.
   readonly liveRocAuc = new Gauge({
     name: 'leadscore_live_roc_auc',
-    help: 'ROC AUC of the served model on stored leads whose outcome is known',
+    help: 'ROC AUC of the served model on stored leads whose outcome is known; absent until some are',
+    labelNames: ['model_version'] as const,
     registers: [this.registry],
     aggregator: 'max',
   });
   readonly liveBrier = new Gauge({
     name: 'leadscore_live_brier',
-    help: 'Brier score of the served model on stored leads whose outcome is known',
+    help: 'Brier score of the served model on stored leads whose outcome is known; absent until some are',
+    labelNames: ['model_version'] as const,
     registers: [this.registry],
     aggregator: 'max',
   });

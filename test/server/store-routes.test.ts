@@ -9,6 +9,7 @@ import { servingModel } from '../../src/server/models.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { trainedFixture, variantArtifact } from '../model/helpers.js';
 import { buildTestApp, keyFor, TEST_KEY, type TestApp } from './helper.js';
+import { readScrape } from './scrape.js';
 
 const OUTCOMES_ONLY = 'outcomes-only-key-0123456789';
 const auth = { authorization: `Bearer ${TEST_KEY}` };
@@ -117,6 +118,11 @@ describe('outcomes and live quality', () => {
     expect(performance.roc_auc).toBeCloseTo(rocAuc(labels, scores), 9);
     expect(performance.brier).toBeCloseTo(brierScore(labels, scores), 9);
     expect(performance.holdout.rocAuc).toBe(trainedFixture().outcome.artifact.metrics.holdout.rocAuc);
+    await t.app.refreshMonitoring();
+    const live = readScrape((await get('/metrics')).body);
+    const model_version = trainedFixture().outcome.artifact.model_version;
+    expect(live.value('leadscore_live_roc_auc', { model_version })).toBeCloseTo(performance.roc_auc, 12);
+    expect(live.value('leadscore_live_brier', { model_version })).toBeCloseTo(performance.brier, 12);
 
     const summary = (await get('/predictions/summary?interval=month')).json();
     expect(summary.buckets.reduce((sum: number, b: { leads: number }) => sum + b.leads, 0)).toBe(250);
@@ -126,6 +132,30 @@ describe('outcomes and live quality', () => {
     // The outcome posted before its lead was scored joins once it is.
     await post('/predict', { mql_id: 'not-scored-yet', first_contact_date: '2018-04-20', landing_page_id: fixture[0]!.landing_page_id, origin: 'email' });
     expect((await get('/predictions/not-scored-yet')).json().outcome).toMatchObject({ status: 'converted', converted: true });
+  });
+
+  it('has no live-quality series until the served model has leads with a known outcome: a 0 would fire the low-AUC alert', async () => {
+    const own = await openStore({ kind: 'sqlite', path: path.join(dir, 'live.db'), synchronous: 'normal' });
+    const fresh = await buildTestApp({}, { store: own });
+    const live = async () => {
+      await fresh.app.refreshMonitoring();
+      return readScrape((await fresh.app.inject('/metrics')).body).samples.filter((s) => s.name.startsWith('leadscore_live_'));
+    };
+    try {
+      expect(await live()).toEqual([]);
+      const today = new Date().toISOString().slice(0, 10); // within the outcome horizon: unknown until the CRM says
+      for (const id of ['won', 'lost']) expect((await fresh.app.inject({ method: 'POST', url: '/predict', payload: { ...leadsOf(0, 1)[0], mql_id: id, first_contact_date: today } })).statusCode).toBe(200);
+      expect(await live()).toEqual([]);
+      await fresh.app.inject({ method: 'POST', url: '/outcomes', payload: { outcomes: [{ mql_id: 'won', won_date: today }, { mql_id: 'lost', converted: false }] } });
+      const model_version = trainedFixture().outcome.artifact.model_version;
+      expect((await live()).map((s) => [s.name, s.labels])).toEqual([
+        ['leadscore_live_roc_auc', { model_version }],
+        ['leadscore_live_brier', { model_version }],
+      ]);
+    } finally {
+      await fresh.app.close();
+      await own!.close();
+    }
   });
 
   it('names a bad outcome by index or CSV line, and needs the outcomes role', async () => {

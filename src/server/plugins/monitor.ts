@@ -26,8 +26,11 @@ async function monitor(app: FastifyInstance, options: { intervalMs?: number }): 
     if (app.store) {
       const { probabilities, labels } = await app.store.labelledScores({ model_version: artifact.model_version });
       const auc = labels.length ? rocAuc(labels, probabilities) : Number.NaN;
-      if (Number.isFinite(auc)) metrics.liveRocAuc.set(auc);
-      if (labels.length) metrics.liveBrier.set(brierScore(labels, probabilities));
+      // Only the served version's figures: a reload's predecessor no longer speaks for the service.
+      metrics.liveRocAuc.reset();
+      metrics.liveBrier.reset();
+      if (Number.isFinite(auc)) metrics.liveRocAuc.set({ model_version: artifact.model_version }, auc);
+      if (labels.length) metrics.liveBrier.set({ model_version: artifact.model_version }, brierScore(labels, probabilities));
     }
   });
   if (!metrics) return;
