@@ -71,6 +71,11 @@ function parseApiKeys(value: string | undefined, ctx: z.RefinementCtx): ApiKey[]
   for (const [i, entry] of entries.entries()) {
     const [key = '', roleList] = entry.split(':', 2) as [string, string | undefined];
     if (key.length < 16) return fail(`must be comma-separated keys of at least 16 characters each (entry ${i + 1} is shorter)`);
+    // A bearer token is one run of visible characters (RFC 6750): a key with a space could never be sent.
+    if (!/^[\x21-\x7e]+$/.test(key)) return fail(`entry ${i + 1} holds a space or a character a client cannot send in an Authorization header; keys are visible ASCII`);
+    // Listed twice, one entry's roles would silently replace the other's.
+    const earlier = keys.findIndex((listed) => listed.key === key);
+    if (earlier !== -1) return fail(`entry ${i + 1} repeats the key of entry ${earlier + 1}; list each key once, with all its roles joined by +`);
     if (roleList === undefined) {
       keys.push({ key, roles: DEFAULT_ROLES });
       continue;

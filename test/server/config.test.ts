@@ -97,6 +97,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ API_KEYS: 'scorer-key-0123456789:scoring' })).toThrow('API_KEYS entry 1 names unknown role(s) "scoring"; roles are score, read, outcomes, admin, joined by +');
   });
 
+  it('refuses a key listed twice (one entry would silently take the other\'s roles) and a key no client could send', () => {
+    expect(() => loadConfig({ API_KEYS: 'dashboard-key-0123456789:read,ops-key-0123456789ab,dashboard-key-0123456789:admin' })).toThrow(
+      'API_KEYS entry 3 repeats the key of entry 1; list each key once, with all its roles joined by +',
+    );
+    expect(() => loadConfig({ API_KEYS: 'a key with spaces 0123456789' })).toThrow('API_KEYS entry 1 holds a space or a character a client cannot send in an Authorization header; keys are visible ASCII');
+    expect(() => loadConfig({ API_KEYS: 'clé-0123456789abcdef' })).toThrow(/API_KEYS entry 1 holds a space or a character/);
+  });
+
   it('refuses a key list that is set but empty, instead of turning authentication off', () => {
     for (const typo of [',,, ', ',', ' , ']) {
       expect(() => loadConfig({ API_KEYS: typo })).toThrow('API_KEYS is set but holds no key; unset it to run without authentication');

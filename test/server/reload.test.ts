@@ -5,6 +5,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadArtifact, saveArtifact } from '../../src/model/artifact.js';
+import { findArtifact } from '../../src/model/catalog.js';
 import { buildApp, servingModel } from '../../src/server/app.js';
 import { ModelHolder } from '../../src/server/models.js';
 import { trainedFixture, variantArtifact } from '../model/helpers.js';
@@ -31,7 +32,7 @@ afterEach(async () => {
 
 async function serve(dir: string, apiKeys = [keyFor(ADMIN, ['admin', 'score', 'read']), keyFor(READER, ['read', 'score'])]) {
   const { artifact } = await loadArtifact(dir);
-  const models = new ModelHolder(servingModel(artifact), () => loadArtifact(dir));
+  const models = new ModelHolder(servingModel(artifact), () => loadArtifact(dir), (version) => findArtifact(dir, version));
   const app = await buildApp({ config: testConfig({ apiKeys, modelPath: dir }), model: models, logger: pino({ level: 'silent' }) });
   closeLater.push(() => app.close());
   const version = async () => (await app.inject({ method: 'POST', url: '/predict', payload: validLead(), headers: admin })).json().model_version as string;
@@ -104,6 +105,18 @@ describe('models folder', () => {
     const unknown = await app.inject({ method: 'POST', url: '/admin/model/promote', payload: { version: 'nope' }, headers: admin });
     expect(unknown.statusCode).toBe(404);
     expect(unknown.json().message).toMatch(/no verified artifact of version "nope" \(found: /);
+  });
+
+  it('sets a challenger, but not the champion itself, which scoring would skip while /models listed it', async () => {
+    const { dir, first, second } = await modelsFolder();
+    const { app } = await serve(dir);
+    const set = (version: string | null) => app.inject({ method: 'POST', url: '/admin/model/challenger', payload: { version }, headers: admin });
+    const same = await set(first.model_version);
+    expect(same.statusCode).toBe(422);
+    expect(same.json().message).toBe(`version ${first.model_version} is the champion; a challenger must be another version of the models folder`);
+    expect(app.models.challenger).toBeNull();
+    expect((await set(second.model_version)).json()).toMatchObject({ model_version: second.model_version, previous_version: 'none' });
+    expect((await set(null)).json()).toMatchObject({ model_version: 'none', previous_version: second.model_version });
   });
 });
 

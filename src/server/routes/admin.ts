@@ -70,7 +70,12 @@ const admin: FastifyPluginAsyncZod<AdminOptions> = async (app, options) => {
       body: z.object({ version: z.string().min(1).nullable() }),
       response: adminResponses,
     },
-    handler: async (request) => reloadAnswer(await options.changeAll({ kind: 'challenger', version: request.body.version })),
+    handler: async (request) => {
+      // Accepted, it would be listed as the challenger while scoring skips it (a lead is never scored twice by one version).
+      const champion = app.models.champion.artifact.model_version;
+      if (request.body.version === champion) throw new HttpError(422, `version ${champion} is the champion; a challenger must be another version of the models folder`);
+      return reloadAnswer(await options.changeAll({ kind: 'challenger', version: request.body.version }));
+    },
   });
 };
 
