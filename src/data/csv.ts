@@ -2,6 +2,7 @@
 import type { Readable } from 'node:stream';
 import { parse, type Options } from 'csv-parse';
 import type { z } from 'zod';
+import { utf8Check, Utf8Error } from './utf8.js';
 
 /** One rejected row: where it is and what is wrong with it. */
 export interface RowProblem {
@@ -79,12 +80,14 @@ export async function* readCsv(
     },
   };
   // (csv-parse types records transformed by on_record only for its `columns` overload.)
-  const parser = input.pipe(parse(options as unknown as Options));
+  const checked = input.pipe(utf8Check());
+  const parser = checked.pipe(parse(options as unknown as Options));
   let inputError: unknown;
   input.on('error', (error) => {
     inputError = error;
     parser.destroy(error);
   });
+  checked.on('error', (error) => parser.destroy(error));
   let header: string[] | null = null;
   // Each record is settled only when the next one arrives (or the input ends), because only
   // then is it known whether it is the last one and ends with a line break.
@@ -100,6 +103,9 @@ export async function* readCsv(
     for await (const { record, line } of parser as AsyncIterable<LineRecord>) {
       if (!header) {
         header = record.map((name) => name.trim());
+        // Two columns of one name: a row keyed by the header would keep one and drop the other unseen.
+        const repeated = [...new Set(header.filter((name, i) => header!.indexOf(name) !== i))];
+        if (repeated.length) throw new DataError(`${file}:1: the header names column(s) ${repeated.join(', ')} more than once; keep one of each`);
         const missing = requiredColumns.filter((column) => !header!.includes(column));
         if (missing.length) throw new DataError(`${file}:1: the header lacks column(s) ${missing.join(', ')} (found: ${header.join(', ')})`);
         continue;
@@ -126,6 +132,7 @@ export async function* readCsv(
   } catch (error) {
     // The caller's own errors from its input (a body limit, a client gone) pass through as they are; file errors are described.
     if (error instanceof DataError || (error === inputError && !(error as NodeJS.ErrnoException).syscall)) throw error;
+    if (error instanceof Utf8Error) throw new DataError(`${file}:${error.line}: ${error.message}`);
     const { message, lines, code } = error as { message: string; lines?: number; code?: string };
     if (code === 'ENOENT') throw new DataError(`${file}: no such file`);
     if (code === 'CSV_QUOTE_NOT_CLOSED') {

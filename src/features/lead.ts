@@ -3,7 +3,7 @@ import { z } from 'zod';
 
 const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
 // ISO-8601 date-time as CRMs send it: seconds, fractions and an offset are optional.
-const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?$/;
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):?(\d{2}))?$/;
 
 export interface CalendarDate {
   year: number;
@@ -21,7 +21,27 @@ export function parseLeadDate(text: string): CalendarDate | null {
   const day = Number(match[3]);
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return null;
   if (match[4] !== undefined && (Number(match[4]) > 23 || Number(match[5]) > 59 || Number(match[6] ?? 0) > 59)) return null;
+  // An offset is hours 00–23 and minutes 00–59 (RFC 3339), not +99:99.
+  if (match[7] !== undefined && (Number(match[7]) > 23 || Number(match[8]) > 59)) return null;
   return { year, month, day };
+}
+
+/** The earliest and latest instants a filter may name: years 0001–9999, which both stores can hold. */
+const FIRST_INSTANT_MS = new Date('0001-01-01T00:00:00Z').getTime();
+const LAST_INSTANT_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/**
+ * `YYYY-MM-DD` (midnight UTC) or an ISO-8601 date-time naming a real calendar date and time (UTC
+ * when it has no offset, whatever the server's time zone), as a Date; null for anything else,
+ * including a date JavaScript would roll over (2026-02-30 is not 2026-03-02) and an instant
+ * outside years 0001–9999 (PostgreSQL refused those with a 500).
+ */
+export function parseInstant(text: string): Date | null {
+  if (parseLeadDate(text) === null) return null;
+  let iso = text.length === 10 ? `${text}T00:00:00Z` : text.replace(' ', 'T');
+  if (!/(?:Z|[+-]\d{2}:?\d{2})$/.test(iso)) iso += 'Z';
+  const ms = Date.parse(iso);
+  return ms >= FIRST_INSTANT_MS && ms <= LAST_INSTANT_MS ? new Date(ms) : null;
 }
 
 const digit = (text: string, at: number) => {
@@ -58,8 +78,20 @@ export function isoDay(text: string): string {
   return text.slice(0, 10);
 }
 
-/** "is required" for an absent field, "must be a string" for any other type. */
-const text = () => z.string({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a string') });
+/**
+ * Whether a client's text can be stored and found again exactly as it was sent: PostgreSQL
+ * refuses a NUL character (the request failed with a 500), and an unpaired UTF-16 surrogate
+ * (JSON's "\ud800") has no UTF-8 form, so both stores kept a replacement character instead and two
+ * different ids became one lead.
+ */
+export function isStorableText(value: string): boolean {
+  return value.isWellFormed() && !value.includes('\0');
+}
+
+export const STORABLE_TEXT = 'must not contain a NUL character or an unpaired UTF-16 surrogate';
+
+/** "is required" for an absent field, "must be a string" for any other type; text that can be stored as it is. */
+const text = () => z.string({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a string') }).refine(isStorableText, STORABLE_TEXT);
 
 export const LeadSchema = z
   .object({
@@ -71,6 +103,7 @@ export const LeadSchema = z
     origin: z
       .string({ error: 'must be a string or null' })
       .max(128, 'must be at most 128 characters')
+      .refine(isStorableText, STORABLE_TEXT)
       .nullable()
       .optional()
       .describe('Marketing channel, e.g. organic_search or paid_search; null, empty or absent means missing'),

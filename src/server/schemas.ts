@@ -1,8 +1,9 @@
 // HTTP request and response schemas, built on the one Lead schema; they validate and document.
 import { z } from 'zod';
-import { LeadSchema } from '../features/lead.js';
+import { isStorableText, LeadSchema, parseInstant, parseLeadDate, STORABLE_TEXT } from '../features/lead.js';
 import { FEATURE_NAMES, type FeatureName } from '../features/pipeline.js';
 import { ArtifactSchema } from '../model/artifact.js';
+import { isCursor } from '../store/index.js';
 
 export { LeadSchema };
 
@@ -93,14 +94,15 @@ export const ModelListSchema = z.object({
 // --- The dashboards' API: stored scores, outcomes and live quality -------------------------------
 
 const TIER = z.enum(['A', 'B', 'C', 'D']);
-const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+/** A text filter, compared with stored text: what could never have been stored is refused rather than sent to the store. */
+const filterText = (what: string) => z.string().refine(isStorableText, `${what} ${STORABLE_TEXT}`);
 
-/** `YYYY-MM-DD` (midnight UTC) or an ISO-8601 date-time, as a Date. */
+/** `YYYY-MM-DD` (midnight UTC) or an ISO-8601 date-time (UTC without an offset), as a Date. */
 const instant = (what: string) =>
   z
     .string()
-    .refine((text) => ISO_INSTANT.test(text) && !Number.isNaN(Date.parse(text.length === 10 ? `${text}T00:00:00Z` : text)), `${what} must be YYYY-MM-DD or an ISO-8601 date-time`)
-    .transform((text) => new Date(text.length === 10 ? `${text}T00:00:00Z` : text));
+    .refine((text) => parseInstant(text) !== null, `${what} must be a real calendar date and time in years 0001–9999, YYYY-MM-DD or an ISO-8601 date-time`)
+    .transform((text) => parseInstant(text)!);
 
 export const WindowQuerySchema = z.object({
   since: instant('since').optional().describe('Scored at or after (YYYY-MM-DD or ISO-8601)'),
@@ -114,9 +116,9 @@ export const PredictionQuerySchema = WindowQuerySchema.extend({
     .pipe(z.array(TIER, 'tier must list tiers A, B, C or D, comma-separated'))
     .optional()
     .describe('One or more tiers, comma-separated: A,B'),
-  origin: z.string().optional().describe('A channel; "(missing)" for leads without one'),
-  landing_page_id: z.string().optional(),
-  model_version: z.string().optional(),
+  origin: filterText('origin').optional().describe('A channel; "(missing)" for leads without one'),
+  landing_page_id: filterText('landing_page_id').optional(),
+  model_version: filterText('model_version').optional(),
   outcome: z.enum(['converted', 'lost', 'unknown'], 'outcome must be converted, lost or unknown').optional(),
   limit: z
     .string()
@@ -124,7 +126,11 @@ export const PredictionQuerySchema = WindowQuerySchema.extend({
     .transform(Number)
     .pipe(z.number().min(1, 'limit must be at least 1').max(1000, 'limit must be at most 1000'))
     .default(100),
-  cursor: z.string().optional().describe('next_cursor of the previous page'),
+  cursor: z
+    .string()
+    .refine(isCursor, 'cursor is not a cursor this API returned; pass next_cursor from the previous page as it was')
+    .optional()
+    .describe('next_cursor of the previous page; with Accept: text/csv the export starts after it'),
 });
 
 const OUTCOME_STATUS = z.enum(['converted', 'lost', 'unknown']).describe('converted; lost (reported, or no outcome past OUTCOME_HORIZON_DAYS); unknown');
@@ -179,15 +185,20 @@ export const SummarySchema = z.object({
 });
 
 const wonDate = z
-  .string()
+  .string('won_date must be a string or null')
   .trim()
   .nullable()
   .optional()
   .transform((text) => (text ? text : null))
-  .refine((text) => text === null || ISO_INSTANT.test(text), 'won_date must be YYYY-MM-DD or an ISO-8601 date-time (2018-02-26 19:58:54)');
+  .refine((text) => text === null || parseLeadDate(text) !== null, 'won_date must be a real calendar date, YYYY-MM-DD or an ISO-8601 date-time (2018-02-26 19:58:54)');
 
 export const OutcomeSchema = z.object({
-  mql_id: z.string('mql_id is required').trim().min(1, 'mql_id must not be empty').max(128, 'mql_id must be at most 128 characters'),
+  // Not trimmed: a lead's id is matched exactly as it was scored, and scoring keeps its spaces.
+  mql_id: z
+    .string({ error: (issue) => (issue.input === undefined ? 'mql_id is required' : 'mql_id must be a string') })
+    .min(1, 'mql_id must not be empty')
+    .max(128, 'mql_id must be at most 128 characters')
+    .refine(isStorableText, `mql_id ${STORABLE_TEXT}`),
   won_date: wonDate,
   converted: z
     .union([z.boolean(), z.enum(['true', 'false', '1', '0', ''])], 'converted must be true or false')
@@ -211,7 +222,10 @@ export const OutcomeReceiptSchema = z.object({
 
 const CalibrationBinSchema = z.object({ lower: z.number(), upper: z.number(), count: z.number(), meanPredicted: z.number().nullable(), observedRate: z.number().nullable() });
 
-export const PerformanceQuerySchema = WindowQuerySchema.extend({ model_version: z.string().optional() });
+export const PerformanceQuerySchema = WindowQuerySchema.extend({ model_version: filterText('model_version').optional() });
+
+/** A lead named in a URL path, as it was scored. */
+export const LeadIdParamsSchema = z.object({ mql_id: filterText('mql_id').min(1).max(128, 'mql_id must be at most 128 characters') });
 
 export const PerformanceSchema = z.object({
   model_version: z.string().nullable().describe('The version the figures are for; null: every version'),

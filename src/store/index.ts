@@ -5,6 +5,7 @@ export type * from './store.js';
 export { StoreConfigError, StoreError, StoreInputError, StoreUnavailableError } from './errors.js';
 export { DEFAULT_STORE_URL, describeLocation, parseStoreUrl, redact } from './url.js';
 export { SCHEMA_VERSION } from './migrations/index.js';
+export { isCursor } from './sql.js';
 export { scheduleRetention, type RetentionSchedule } from './retention.js';
 
 /**

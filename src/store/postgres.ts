@@ -250,10 +250,10 @@ export class PostgresStore implements Store {
     return { predictions: rows.map(q.predictionMapper()), next_cursor: more ? q.encodeCursor(rows[rows.length - 1]!) : null };
   }
 
-  async *exportPredictions(filter: PredictionFilter, options: { chunkSize?: number } = {}): AsyncGenerator<Prediction[]> {
+  async *exportPredictions(filter: PredictionFilter, options: { chunkSize?: number; cursor?: string | null } = {}): AsyncGenerator<Prediction[]> {
     if (this.closed) throw new StoreUnavailableError('the store is closed');
     const chunkSize = options.chunkSize ?? 1000;
-    const sql = q.predictionsQuery(dialect, filter, this.cutoff(), null, null);
+    const sql = q.predictionsQuery(dialect, filter, this.cutoff(), options.cursor ? q.decodeCursor(options.cursor) : null, null);
     const toPrediction = q.predictionMapper();
     let client: PgClient;
     try {

@@ -124,10 +124,27 @@ export function encodeCursor(row: unknown[]): string {
   return Buffer.from(`${row[7] as number}:${row[9] as number}`).toString('base64url');
 }
 
+/** The last millisecond of year 9999: a cursor past it was made by hand (PostgreSQL refused it with a 500). */
+const LAST_CURSOR_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 export function decodeCursor(cursor: string): Cursor {
   const match = /^(\d{1,16}):(\d{1,16})$/.exec(Buffer.from(cursor, 'base64url').toString('latin1'));
-  if (!match || cursor.length > 64) throw new StoreInputError('cursor', 'is not a cursor this API returned; pass next_cursor from the previous page as it was');
-  return { scoredAtMs: Number(match[1]), id: Number(match[2]) };
+  const scoredAtMs = Number(match?.[1]);
+  const id = Number(match?.[2]);
+  if (!match || cursor.length > 64 || scoredAtMs > LAST_CURSOR_MS || !Number.isSafeInteger(id)) {
+    throw new StoreInputError('cursor', 'is not a cursor this API returned; pass next_cursor from the previous page as it was');
+  }
+  return { scoredAtMs, id };
+}
+
+/** Whether a cursor is one the store could have returned, checked before a response starts. */
+export function isCursor(cursor: string): boolean {
+  try {
+    decodeCursor(cursor);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function checkLimit(limit: number | undefined): number {

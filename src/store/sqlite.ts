@@ -290,9 +290,10 @@ export class SqliteStore implements Store {
     return { predictions: rows.map(q.predictionMapper()), next_cursor: more ? q.encodeCursor(rows[rows.length - 1]!) : null };
   }
 
-  async *exportPredictions(filter: PredictionFilter, options: { chunkSize?: number } = {}): AsyncGenerator<Prediction[]> {
+  async *exportPredictions(filter: PredictionFilter, options: { chunkSize?: number; cursor?: string | null } = {}): AsyncGenerator<Prediction[]> {
     const toPrediction = q.predictionMapper();
-    for await (const rows of this.slices(q.predictionsQuery(dialect, filter, this.cutoff(), null, null), options.chunkSize ?? 1000)) yield rows.map(toPrediction);
+    const after = options.cursor ? q.decodeCursor(options.cursor) : null;
+    for await (const rows of this.slices(q.predictionsQuery(dialect, filter, this.cutoff(), after, null), options.chunkSize ?? 1000)) yield rows.map(toPrediction);
   }
 
   /**

@@ -219,8 +219,8 @@ export interface Store {
 
   /** Current scores (the latest of each lead), newest first, `limit` 1–1000 a page. */
   listPredictions(filter: PredictionFilter, page?: { limit?: number; cursor?: string | null }): Promise<PredictionPage>;
-  /** Every matching current score, newest first, in chunks, holding only one chunk in memory. */
-  exportPredictions(filter: PredictionFilter, options?: { chunkSize?: number }): AsyncIterable<Prediction[]>;
+  /** Every matching current score (after `cursor`, when given), newest first, in chunks, holding only one chunk in memory. */
+  exportPredictions(filter: PredictionFilter, options?: { chunkSize?: number; cursor?: string | null }): AsyncIterable<Prediction[]>;
   /** A lead's current score, its earlier ones and its outcome; null when it was never scored. */
   getLead(mqlId: string): Promise<LeadHistory | null>;
   /** Current scores bucketed by the day, week or month they were scored (UTC), oldest first. */

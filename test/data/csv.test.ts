@@ -17,6 +17,19 @@ describe('readCsv', () => {
     expect(await read('id,x\na,1\nb')).toEqual({ rows: [{ line: 2, id: 'a' }], problems: [{ file: 'f.csv', line: 3, field: 'row', message: 'has 1 fields, the header has 2' }] });
   });
 
+  it('refuses a header naming a column twice, rather than keeping one of the two values unseen', async () => {
+    await expect(read('id,x,id\na,1,b\n')).rejects.toThrow('f.csv:1: the header names column(s) id more than once; keep one of each');
+  });
+
+  it('refuses bytes that are not UTF-8, naming the line, rather than reading a replacement character', async () => {
+    const bytes = Buffer.concat([Buffer.from('id,x\na,1\nb'), Buffer.from([0xe9]), Buffer.from(',2\n')]);
+    const rows: string[] = [];
+    const reading = (async () => {
+      for await (const { values } of readCsv(Readable.from([bytes]), 'f.csv', ['id', 'x'], () => {})) rows.push(values.id!);
+    })();
+    await expect(reading).rejects.toThrow('f.csv:3: byte 10 is not UTF-8: send UTF-8 text (a file saved as Latin-1 or Windows-1252 must be converted first)');
+  });
+
   it('with requireFinalLineBreak, takes a last row without one for a cut-off file', async () => {
     await expect(read('id,x\na,1\nb,2', whole)).rejects.toThrow('f.csv:3: the file ends without a line break after this row, so it may be cut off inside its last field');
     await expect(read('id,x\na,1\nb', whole)).rejects.toThrow('f.csv:3: the file ends inside this row (1 of 2 fields, no line break after it): it looks cut off');

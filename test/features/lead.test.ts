@@ -15,6 +15,9 @@ describe('parseLeadDate', () => {
     expect(parseLeadDate('2018-13-01')).toBeNull();
     expect(parseLeadDate('2018-04-31')).toBeNull();
     expect(parseLeadDate('2018-02-01T24:00:00Z')).toBeNull();
+    expect(parseLeadDate('2018-02-01T10:00:00+99:99')).toBeNull(); // an offset is 00–23 hours, 00–59 minutes
+    expect(parseLeadDate('2018-02-01T10:00:00+05:60')).toBeNull();
+    expect(parseLeadDate('2018-02-01T10:00:00-1400')).toEqual({ year: 2018, month: 2, day: 1 });
     expect(parseLeadDate('01/02/2018')).toBeNull();
     expect(parseLeadDate('')).toBeNull();
   });

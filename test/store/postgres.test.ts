@@ -4,6 +4,7 @@ import net from 'node:net';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, StoreConfigError, StoreUnavailableError, type Store, type StoreOptions } from '../../src/store/index.js';
+import { inputEdgeCases } from '../server/input-edges.js';
 import { lead, storeContract } from './contract.js';
 
 const serverUrl = process.env.TEST_POSTGRES_URL;
@@ -53,6 +54,12 @@ if (!serverUrl) {
       open: (options) => openPg(url(), options),
       cleanup: async () => void (await admin.query(`TRUNCATE ${schema}.scores, ${schema}.outcomes RESTART IDENTITY`)),
     };
+  });
+
+  inputEdgeCases('PostgreSQL', async () => {
+    const own = await freshSchema();
+    const store = await openPg(own.url());
+    return { store, close: async () => (await store.close(), await own.drop()) };
   });
 
   describe('PostgreSQL store', () => {

@@ -1,13 +1,12 @@
 // The dashboards' API over stored scores: list (or export as CSV), one lead's history, daily summaries.
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { z } from 'zod';
 import { csvCell } from '../../data/csv-write.js';
 import { MISSING } from '../../features/pipeline.js';
 import type { Prediction, PredictionFilter, Store } from '../../store/index.js';
 import { HttpError } from '../errors.js';
 import { CSV_TYPE, sendWritten, wantsCsv } from '../http.js';
-import { ErrorSchema, LeadHistorySchema, PredictionPageSchema, PredictionQuerySchema, SummaryQuerySchema, SummarySchema } from '../schemas.js';
+import { ErrorSchema, LeadHistorySchema, LeadIdParamsSchema, PredictionPageSchema, PredictionQuerySchema, SummaryQuerySchema, SummarySchema } from '../schemas.js';
 
 const EXPORT_COLUMNS = ['mql_id', 'first_contact_date', 'landing_page_id', 'origin', 'probability', 'tier', 'model_version', 'scored_at', 'outcome'] as const;
 
@@ -17,9 +16,9 @@ function exportLine(p: Prediction): string {
 }
 
 /** Every matching row, a chunk at a time: memory stays flat however many rows the export has. */
-async function* exportCsv(store: Store, filter: PredictionFilter): AsyncGenerator<string> {
+async function* exportCsv(store: Store, filter: PredictionFilter, cursor: string | undefined): AsyncGenerator<string> {
   yield `${EXPORT_COLUMNS.join(',')}\n`;
-  for await (const chunk of store.exportPredictions(filter)) {
+  for await (const chunk of store.exportPredictions(filter, { cursor })) {
     let text = '';
     for (const prediction of chunk) text += exportLine(prediction);
     yield text;
@@ -46,7 +45,7 @@ const predictions: FastifyPluginAsyncZod = async (app) => {
       const filter: PredictionFilter = { since, until, tiers: tier, origin: origin === MISSING ? null : origin, landing_page_id, model_version, outcome };
       if (wantsCsv(request, reply)) {
         reply.header('content-disposition', 'attachment; filename="predictions.csv"');
-        return sendWritten(reply, CSV_TYPE, Readable.from(exportCsv(store(), filter)));
+        return sendWritten(reply, CSV_TYPE, Readable.from(exportCsv(store(), filter, cursor)));
       }
       return store().listPredictions(filter, { limit, cursor });
     },
@@ -73,7 +72,7 @@ const predictions: FastifyPluginAsyncZod = async (app) => {
       summary: 'One lead: its current score, every earlier one and its outcome',
       tags: ['predictions'],
       security: app.security,
-      params: z.object({ mql_id: z.string().min(1).max(128) }),
+      params: LeadIdParamsSchema,
       response: { 200: LeadHistorySchema, ...readResponses },
     },
     handler: async (request) => {
