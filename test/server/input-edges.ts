@@ -44,6 +44,15 @@ export function inputEdgeCases(backend: string, openStore: () => Promise<{ store
       refused(await get('/predictions?origin=a%00b'), 'origin', unstorable);
       refused(await get('/predictions/a%00b'), 'mql_id', unstorable);
       refused(await get('/model/performance?model_version=v%00'), 'model_version', unstorable);
+      const v2 = await post('/v2/models/lead-conversion/infer', {
+        inputs: [
+          { name: 'mql_id', datatype: 'BYTES', shape: [1], data: ['v2\u0000lead'] },
+          { name: 'first_contact_date', datatype: 'BYTES', shape: [1], data: ['2018-03-01'] },
+          { name: 'landing_page_id', datatype: 'BYTES', shape: [1], data: ['page-1'] },
+        ],
+      });
+      expect(v2.statusCode, v2.body).toBe(400);
+      expect(v2.json().error).toMatch(/mql_id.*must not contain a NUL character/);
       expect(await stored()).toEqual([]);
     });
 
