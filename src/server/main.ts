@@ -69,7 +69,7 @@ async function serve(config: Config): Promise<void> {
 
   const changeHere = async (change: ModelChange) => {
     const outcome = await models.apply(change);
-    const what = change.kind === 'reload' ? 'model reload' : 'challenger change';
+    const what = change.kind === 'challenger' ? 'challenger change' : change.kind === 'champion' ? "change to the siblings' model" : 'model reload';
     if (outcome.ok) logger.info({ file: outcome.file, model_version: outcome.model_version, previous_version: outcome.previous_version }, `${what} done`);
     else logger.error({ error: outcome.error, model_version: outcome.model_version }, `${what} refused; the previous model keeps serving`);
     return outcome;
@@ -122,7 +122,7 @@ async function serve(config: Config): Promise<void> {
       if (message?.type === 'leadscore:answer') pending.get(message.id)?.(message.answer);
       if (message?.type === 'leadscore:current') caughtUp();
     });
-    process.send!({ type: 'leadscore:ready' }); // from now on, the primary's tasks are heard
+    process.send!({ type: 'leadscore:ready', version: models.champion.artifact.model_version }); // from now on, the primary's tasks are heard
   } else {
     process.on('SIGHUP', () => void changeHere({ kind: 'reload' }));
   }
@@ -198,6 +198,11 @@ function superviseWorkers(config: Config): void {
   const inTurn = oneAtATime();
   let challenger: ModelChange | undefined;
   let reloads = 0;
+  // The version the workers serve: the first ready worker's, then each reload's. A worker that
+  // replaces a dead one reads latest.json anew, and latest.json may have moved since the others
+  // loaded it (training makes its model the default; so does a promotion whose reload failed):
+  // without this, one port served two models at random, 38 and 22 of 60 requests.
+  let served: string | undefined;
   const reloadsAtFork = new WeakMap<Worker, number>();
   const stop = (signal: NodeJS.Signals) => {
     stopping = true;
@@ -265,13 +270,26 @@ function superviseWorkers(config: Config): void {
     inTurn(async () => {
       if (change.kind === 'reload') reloads++;
       const outcomes = await askChange(change);
+      if (change.kind === 'reload') served = outcomes.find((outcome) => outcome.ok)?.model_version ?? served;
       if (change.kind === 'challenger' && outcomes.some((outcome) => outcome.ok)) challenger = change; // a refused one changed nothing
       return outcomes;
     });
-  const bringUpToDate = (worker: Worker) =>
+  const bringUpToDate = (worker: Worker, loaded: string) =>
     inTurn(async () => {
       if (!worker.isConnected()) return;
-      if (reloads > (reloadsAtFork.get(worker) ?? 0)) refused('the reload')(await askChange({ kind: 'reload' }, [worker]));
+      let version = loaded;
+      if (reloads > (reloadsAtFork.get(worker) ?? 0)) {
+        const outcomes = await askChange({ kind: 'reload' }, [worker]);
+        refused('the reload')(outcomes);
+        if (outcomes[0]?.ok) version = outcomes[0].model_version;
+      }
+      served ??= version;
+      if (version !== served) {
+        const outcomes = await askChange({ kind: 'champion', version: served }, [worker]);
+        for (const outcome of outcomes.filter((o) => !o.ok)) {
+          process.stderr.write(`leadscore: worker ${outcome.pid} serves ${version} while the others serve ${served}, whose artifact it could not load: ${outcome.error}\n`);
+        }
+      }
       if (challenger) refused('the challenger change')(await askChange(challenger, [worker]));
     }).finally(() => worker.isConnected() && worker.send({ type: 'leadscore:current' }, () => {}));
   const collectMetrics = async () => {
@@ -297,7 +315,7 @@ function superviseWorkers(config: Config): void {
     if (message?.type === 'leadscore:ask') void answer(message.question).then((result) => worker.send({ type: 'leadscore:answer', id: message.id, answer: result }, () => {}));
     if (message?.type === 'leadscore:ready') {
       ready.add(worker);
-      void bringUpToDate(worker);
+      void bringUpToDate(worker, message.version);
     }
   });
   process.on('SIGHUP', () => void changeWorkers({ kind: 'reload' }).then(refused('the reload')));
@@ -312,7 +330,7 @@ type ClusterMessage =
   | { type: 'leadscore:done'; id: string; result?: unknown; error?: string }
   | { type: 'leadscore:ask'; id: string; question: Question }
   | { type: 'leadscore:answer'; id: string; answer: unknown }
-  | { type: 'leadscore:ready' }
+  | { type: 'leadscore:ready'; version: string }
   | { type: 'leadscore:current' }
   | undefined;
 

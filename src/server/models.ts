@@ -33,8 +33,11 @@ export type ArtifactLoader = () => Promise<{ file: string; artifact: Artifact }>
 /** Reads and verifies one version of the models folder. */
 export type VersionLoader = (version: string) => Promise<{ file: string; artifact: Artifact }>;
 
-/** What every process of the service is told to do with its models. */
-export type ModelChange = { kind: 'reload' } | { kind: 'challenger'; version: string | null };
+/**
+ * What every process of the service is told to do with its models. `champion` is the primary's
+ * own: it gives a replacement worker the version its siblings serve (see superviseWorkers).
+ */
+export type ModelChange = { kind: 'reload' } | { kind: 'challenger'; version: string | null } | { kind: 'champion'; version: string };
 
 export interface ReloadOutcome {
   pid: number;
@@ -95,6 +98,14 @@ export class ModelHolder {
 
   async #apply(change: ModelChange): Promise<ReloadOutcome> {
     if (change.kind === 'reload') return this.reload();
+    if (change.kind === 'champion') {
+      const outcome = await this.#load(async () => {
+        if (!this.loadVersion) throw new Error('this service was started without a models folder to load a version from');
+        return this.loadVersion(change.version);
+      });
+      for (const listener of this.#listeners) listener(outcome, this.#champion);
+      return outcome;
+    }
     const previous = this.#challenger?.artifact.model_version ?? 'none';
     if (change.version === null) {
       this.#challenger = null;
@@ -117,16 +128,18 @@ export class ModelHolder {
 
   /** Loads, verifies and builds the new model before swapping; on any failure the old one keeps serving. */
   async reload(): Promise<ReloadOutcome> {
-    const outcome = await this.#load();
+    const outcome = await this.#load(async () => {
+      if (!this.load) throw new Error('this service was started without a model location to reload from');
+      return this.load();
+    });
     for (const listener of this.#listeners) listener(outcome, this.#champion);
     return outcome;
   }
 
-  async #load(): Promise<ReloadOutcome> {
+  async #load(read: ArtifactLoader): Promise<ReloadOutcome> {
     const previous = this.#champion.artifact.model_version;
     try {
-      if (!this.load) throw new Error('this service was started without a model location to reload from');
-      const { file, artifact } = await this.load();
+      const { file, artifact } = await read();
       this.replace(servingModel(artifact));
       this.counts.reloads++;
       return { pid: process.pid, ok: true, model_version: artifact.model_version, previous_version: previous, file };

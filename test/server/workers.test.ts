@@ -120,6 +120,24 @@ describe('WORKERS', { timeout: 90_000 }, () => {
     for (let i = 0; i < 20; i++) expect(await served()).toEqual({ champion: third.model_version, challenger: last }); // both workers, in turn
   });
 
+  it('gives a replacement the version its siblings serve when latest.json moved without a reload', async () => {
+    const [before] = await versionsServed(server.port);
+    // A new default on disk, as `npm run train` makes one, and no reload: the service keeps serving what it served.
+    const fourth = variantArtifact('d', -0.25);
+    await saveArtifact(fourth, dir);
+    const workers = workerPids(server);
+    const listening = [...server.stdout().matchAll(/listening at/g)].length;
+    const victim = workers.at(-1)!;
+    process.kill(victim, 'SIGKILL');
+    await waitForOutput(server, () => [...server.stdout().matchAll(/listening at/g)].length > listening, 'the replacement listening');
+    expect(await versionsServed(server.port)).toEqual([before]); // both workers, in turn
+    // The replacement loaded the new default, then the primary gave it the siblings' version before it listened.
+    const replacement = workerPids(server).at(-1)!;
+    const logged = (what: string) => server.stdout().split('\n').some((line) => line.includes(`"pid":${replacement},`) && line.includes(what));
+    expect(logged(`"model_version":"${fourth.model_version}","sha256":"${fourth.sha256}","msg":"model loaded"`)).toBe(true);
+    expect(logged(`"model_version":"${before}","previous_version":"${fourth.model_version}","msg":"change to the siblings' model done"`)).toBe(true);
+  });
+
   it('stops every worker on SIGTERM and exits 0', async () => {
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
