@@ -37,9 +37,11 @@ async function bundle(entryPoints, outdir, external) {
     logLevel: 'warning',
     external,
     // Bundled CommonJS packages call require() and read files beside them by __dirname; an ES
-    // module has neither. Every chunk sits in outdir, so __dirname is outdir for all of them.
+    // module has neither. Every chunk sits in outdir, so __dirname is outdir for all of them. No
+    // global is named here: a bundled module's top-level `var` shares the chunk's scope, and
+    // vega-lite's `var URL = "url"` made `new URL` throw, so the report chunk never loaded.
     banner: {
-      js: "import { createRequire as __leadscoreRequire } from 'node:module'; import { fileURLToPath as __leadscorePath } from 'node:url'; const require = __leadscoreRequire(import.meta.url); const __dirname = __leadscorePath(new URL('.', import.meta.url));",
+      js: "import { createRequire as __leadscoreRequire } from 'node:module'; import { dirname as __leadscoreDirname } from 'node:path'; import { fileURLToPath as __leadscorePath } from 'node:url'; const require = __leadscoreRequire(import.meta.url); const __dirname = __leadscoreDirname(__leadscorePath(import.meta.url));",
     },
   });
 }
