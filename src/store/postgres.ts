@@ -70,6 +70,16 @@ const UPSERT_OUTCOMES = `WITH input AS (
 
 /** Exports running at once per process; more wait for one to finish (or fail after 5 s, like any connection). */
 const EXPORTS_AT_ONCE = 3;
+/**
+ * A connection not accepted by then, or a write (or the health check) not answered, is a 503. A
+ * server that stops answering without closing its connections (frozen, or cut off by a network
+ * partition that TCP notices only after hours) held every scoring request until the client gave
+ * up, and the requests behind them too. Such a write may still be committed if the server comes
+ * back: scoring the lead again then adds a second score to its history, the newer one current.
+ */
+const ANSWER_TIMEOUT_MS = 5_000;
+/** Any other query: a dashboard's read on a large store may take seconds, but none may hold a connection for ever. */
+const READ_TIMEOUT_MS = 60_000;
 
 /** Errors that mean the database cannot be reached or written now; anything else is a bug and stays as it is. */
 export function isUnavailable(error: unknown): boolean {
@@ -80,7 +90,7 @@ export function isUnavailable(error: unknown): boolean {
     if (/^(08|53|57P0|58|28|3D000$|25006$|40001$|40P01$|57014$)/.test(code)) return true;
     if (/^E[A-Z]+$/.test(code)) return true; // ECONNREFUSED, ECONNRESET, ETIMEDOUT, EPIPE, ENOTFOUND…
   }
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end/i.test(
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end|Query read timeout/i.test(
     (error as Error)?.message ?? '',
   );
 }
@@ -94,6 +104,7 @@ export class PostgresStore implements Store {
   private closed = false;
   private readonly horizonDays: number;
   private readonly now: () => number;
+  private readonly answerTimeoutMs: number;
   // Two in flight: while one group's commit is on its way, the next gathers (more in flight only split the groups).
   private readonly queue = new WriteQueue<Row[]>((batches) => this.writeGroup(batches), { maxInFlight: 2, maxSize: 50_000 });
 
@@ -106,13 +117,16 @@ export class PostgresStore implements Store {
     this.description = redact(url);
     this.horizonDays = options.outcomeHorizonDays ?? 180;
     this.now = options.now ?? Date.now;
+    this.answerTimeoutMs = options.answerTimeoutMs ?? ANSWER_TIMEOUT_MS;
     // bigint (counts, ids) as a number: every count and id here stays far below 2^53.
     const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format)) };
     const settings = {
       connectionString: url,
-      connectionTimeoutMillis: 5000, // a store that does not answer is a 503 after 5 s, not a hung request
+      connectionTimeoutMillis: this.answerTimeoutMs, // a store that does not answer is a 503 after 5 s, not a hung request
       idleTimeoutMillis: 30_000,
       keepAlive: true,
+      // A query past its timeout fails, and the pool closes its connection rather than reuse it.
+      query_timeout: READ_TIMEOUT_MS,
       fallback_application_name: 'leadscore',
       types: types as never,
     };
@@ -185,7 +199,7 @@ export class PostgresStore implements Store {
       }
       columns[7]![i] = lastIso;
     }
-    await this.pool.query({ name: 'leadscore-insert-scores', text: INSERT_SCORES, values: columns });
+    await this.pool.query({ name: 'leadscore-insert-scores', text: INSERT_SCORES, values: columns, query_timeout: this.answerTimeoutMs } as pg.QueryConfig);
   }
 
   /** One statement for the whole group; if it fails for a reason of its own data, each batch again alone, so only the bad one fails. */
@@ -228,7 +242,8 @@ export class PostgresStore implements Store {
         text: UPSERT_OUTCOMES,
         values: [unique.map((o) => o.mql_id), unique.map((o) => o.won_date), unique.map((o) => o.converted), new Date(this.now()).toISOString()],
         rowMode: 'array',
-      });
+        query_timeout: this.answerTimeoutMs,
+      } as pg.QueryConfig);
       const [updated, scoredIds] = result.rows[0] as [number, string[]];
       const scored = new Set(scoredIds);
       return receipt(outcomes, new Map(unique.map((o) => [o.mql_id, scored.has(o.mql_id)])), updated);
@@ -337,7 +352,7 @@ export class PostgresStore implements Store {
     const started = performance.now();
     try {
       if (this.closed) throw new StoreUnavailableError('the store is closed');
-      await this.pool.query('INSERT INTO store_heartbeat (id, beat_at) VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at');
+      await this.pool.query({ text: 'INSERT INTO store_heartbeat (id, beat_at) VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at', query_timeout: this.answerTimeoutMs } as pg.QueryConfig);
       return { status: 'up', backend: 'postgres', latency_ms: performance.now() - started };
     } catch (error) {
       return { status: 'down', backend: 'postgres', latency_ms: performance.now() - started, message: this.unavailable(error).message };

@@ -254,6 +254,8 @@ export interface StoreOptions {
   now?: () => number;
   /** PostgreSQL connections per process. Default 10. */
   poolSize?: number;
+  /** How long PostgreSQL may take to accept a connection, or to answer a write or the health check, before it is a 503. Default 5,000 ms. */
+  answerTimeoutMs?: number;
   /** Errors that happen outside any call (an idle PostgreSQL connection dropped); the store recovers by itself. */
   onBackgroundError?: (error: Error) => void;
 }

@@ -118,6 +118,29 @@ if (!serverUrl) {
       await proxy.close();
     });
 
+    it('answers StoreUnavailableError within the write timeout while the server stops answering, and writes again once it answers', async () => {
+      const proxy = await startProxy(new URL(serverUrl!));
+      const store = await openPg(schema.url(proxy.url), { answerTimeoutMs: 300 });
+      stores.push(store);
+      const write = (i: number) => store.recordScores({ request_id: `r${i}`, scored_at: new Date(), model_version: 'm', leads: [lead(i)] });
+      await write(11);
+
+      // Frozen: before the timeout, every write (and the queue behind them) waited for an answer that never came.
+      proxy.freeze();
+      const stuck = await Promise.allSettled([write(12), write(13), write(14)]);
+      for (const outcome of stuck) expect(outcome).toMatchObject({ status: 'rejected', reason: expect.any(StoreUnavailableError) });
+      expect((stuck[0] as PromiseRejectedResult).reason.message).toMatch(/Query read timeout|timeout exceeded when trying to connect/);
+      await expect(store.recordOutcomes([{ mql_id: 'lead-0011', won_date: '2018-04-01', converted: true }])).rejects.toBeInstanceOf(StoreUnavailableError);
+      expect(await store.health()).toMatchObject({ status: 'down' });
+
+      proxy.thaw();
+      await write(15);
+      expect(await store.health()).toMatchObject({ status: 'up' });
+      const stored = (await store.listPredictions({})).predictions.map((p) => p.mql_id);
+      expect(stored).toEqual(expect.arrayContaining(['lead-0011', 'lead-0015']));
+      await proxy.close();
+    });
+
     it('replaces connections the server terminated (a restart or failover) without failing a write', async () => {
       const own = await freshSchema();
       const errors: Error[] = [];
@@ -151,6 +174,11 @@ async function startProxy(target: URL) {
   const sockets = new Set<net.Socket>();
   let server: net.Server;
   let port = 0;
+  // Frozen, the proxy holds what either side sends (new connections included), as a server that
+  // stops answering without closing anything does; thawed, it delivers it all in order.
+  let frozen = false;
+  const held: [net.Socket, Buffer][] = [];
+  const forward = (from: net.Socket, to: net.Socket) => from.on('data', (data: Buffer) => (frozen ? held.push([to, data]) : to.write(data)));
   const listen = async () => {
     server = net.createServer((client) => {
       const upstream = net.connect(Number(target.port || 5432), target.hostname);
@@ -159,7 +187,10 @@ async function startProxy(target: URL) {
         socket.on('close', () => sockets.delete(socket));
         socket.on('error', () => undefined);
       }
-      client.pipe(upstream).pipe(client);
+      forward(client, upstream);
+      forward(upstream, client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
     });
     server.listen(port, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
@@ -174,5 +205,10 @@ async function startProxy(target: URL) {
     for (const socket of sockets) socket.destroy();
     await closed;
   };
-  return { url: url.toString(), down, up: listen, close: down };
+  const freeze = () => void (frozen = true);
+  const thaw = () => {
+    frozen = false;
+    for (const [to, data] of held.splice(0)) if (!to.destroyed) to.write(data);
+  };
+  return { url: url.toString(), down, up: listen, close: down, freeze, thaw };
 }
