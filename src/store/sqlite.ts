@@ -76,6 +76,18 @@ const UPSERT_OUTCOME =
   'ON CONFLICT (mql_id) DO UPDATE SET won_date = excluded.won_date, converted = excluded.converted, received_at = excluded.received_at ' +
   'WHERE outcomes.won_date IS DISTINCT FROM excluded.won_date OR outcomes.converted <> excluded.converted';
 
+/**
+ * Waiting for another connection's write lock (another worker's, a tool's): better-sqlite3 waits
+ * inside the call, holding the event loop, so each attempt waits at most LOCK_ATTEMPT_MS (SQLite
+ * sleeps 1, 2, 5 and 10 ms in it) and the event loop runs between attempts, until LOCK_WAIT_MS in
+ * all make it a 503. With SQLite's busy timeout at 5 s instead, a lock held by another process
+ * froze the whole process: /health/live answered after 9.7 s, long enough for a liveness probe
+ * to restart a healthy pod.
+ */
+const LOCK_ATTEMPT_MS = 20;
+const LOCK_WAIT_MS = 5000;
+const BUSY = /^SQLITE_BUSY/;
+
 /** Errors that mean the file cannot be written now (read-only, full disk, locked, I/O): 503, and the store recovers. */
 const UNAVAILABLE = /^SQLITE_(READONLY|FULL|IOERR|BUSY|LOCKED|CANTOPEN|CORRUPT|NOTADB|PROTOCOL|NOMEM|PERM|AUTH)/;
 /** Of those, the ones a connection keeps once it has them (opened read-only, file gone): open a new one next time. */
@@ -157,7 +169,8 @@ export class SqliteStore implements Store {
       // the CPU (39.7 vs 43.8 ms) and 0.89× the mean time (npx tsx scripts/bench/sqlite-checkpoint.ts).
       // The cache fills only as pages are used: a small store's process stays as small as it was.
       db.pragma(`cache_size = ${-(this.tuning.cacheKib ?? CACHE_KIB)}`);
-      migrate(db);
+      migrate(db); // at start-up, waiting up to the open's 5 s for another worker's migration
+      db.pragma(`busy_timeout = ${LOCK_ATTEMPT_MS}`);
       const insertScore = db.prepare(INSERT_SCORE);
       const supersede = db.prepare(SUPERSEDE);
       const writeRows = (rows: Row[]): void => {
@@ -242,11 +255,26 @@ export class SqliteStore implements Store {
     }
   }
 
-  private writeGroup(batches: Row[][]): Promise<(Error | null)[]> {
-    const results = this.run((connection) => connection.writeBatches(batches));
+  /** Runs work that takes the write lock, attempt after attempt while another connection holds it (see LOCK_ATTEMPT_MS). */
+  private async write<T>(work: (connection: Connection) => T): Promise<T> {
+    const deadline = performance.now() + (this.tuning.lockWaitMs ?? LOCK_WAIT_MS);
+    for (;;) {
+      try {
+        return work(this.connect());
+      } catch (error) {
+        if (!BUSY.test(String((error as { code?: unknown }).code)) || performance.now() >= deadline) throw this.unavailable(error);
+      }
+      // The next turn of the event loop, after its I/O: with a timer, two writers waiting at once
+      // kept each other's timers due, and the timers phase never ended (no turn in 5 s).
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  private async writeGroup(batches: Row[][]): Promise<(Error | null)[]> {
+    const results = await this.write((connection) => connection.writeBatches(batches));
     for (let i = 0; i < batches.length; i++) if (results[i] === null) this.rowsSinceCheckpoint += batches[i]!.length;
     if (this.rowsSinceCheckpoint >= (this.tuning.checkpointRows ?? CHECKPOINT_ROWS) && this.checkpointer.request()) this.rowsSinceCheckpoint = 0;
-    return Promise.resolve(results);
+    return results;
   }
 
   recordScores(batch: ScoreBatch): Promise<void> {
@@ -262,7 +290,7 @@ export class SqliteStore implements Store {
 
   async recordOutcomes(outcomes: readonly Outcome[]): Promise<OutcomeReceipt> {
     const now = this.now();
-    return this.run(({ db, upsertOutcome, scored }) =>
+    return this.write(({ db, upsertOutcome, scored }) =>
       db.transaction(() => {
         let updated = 0;
         for (const outcome of uniqueOutcomes(outcomes)) updated += upsertOutcome.run(outcome.mql_id, outcome.won_date, outcome.converted ? 1 : 0, now).changes;
@@ -395,7 +423,7 @@ export class SqliteStore implements Store {
     ];
     for (const [step, text] of steps.entries()) {
       for (;;) {
-        const changes = this.run(({ db }) => db.prepare(text).run(cutoff.getTime(), batchSize).changes);
+        const changes = await this.write(({ db }) => db.prepare(text).run(cutoff.getTime(), batchSize).changes);
         if (step === 0) deleted += changes;
         if (changes < batchSize) break;
         await new Promise((resolve) => setImmediate(resolve)); // let queued writes and requests in between
@@ -407,7 +435,7 @@ export class SqliteStore implements Store {
   async health(): Promise<StoreHealth> {
     const started = performance.now();
     try {
-      this.run(({ heartbeat }) => heartbeat.run(this.now()));
+      await this.write(({ heartbeat }) => heartbeat.run(this.now()));
       return { status: 'up', backend: 'sqlite', latency_ms: performance.now() - started };
     } catch (error) {
       return { status: 'down', backend: 'sqlite', latency_ms: performance.now() - started, message: (error as Error).message };
@@ -456,6 +484,8 @@ export interface SqliteTuning {
   checkpointRows?: number;
   checkpointPages?: number;
   cacheKib?: number;
+  /** How long a write waits in all for another connection's write lock before it is a 503 (LOCK_WAIT_MS). */
+  lockWaitMs?: number;
 }
 
 export function openSqliteStore(file: string, synchronous: 'normal' | 'full', options: StoreOptions, tuning?: SqliteTuning): SqliteStore {

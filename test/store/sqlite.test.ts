@@ -169,6 +169,54 @@ describe('SQLite store', () => {
     expect(stored).toBe(1202);
   });
 
+  it('waits for another connection\'s write lock with the event loop running, writes once it is released, and answers 503 when it is not', async () => {
+    const file = path.join(dir, 'locked.db');
+    // The event loop turns between attempts (each waits at most 20 ms), many times within the 5 s.
+    const sqlite = new SqliteStore(file, 'normal', {}, { lockWaitMs: 5000 }).open();
+    store = sqlite;
+    await sqlite.recordScores({ request_id: 'first', scored_at: new Date(), model_version: 'm', leads: [lead(1)] });
+    // Another process's writer (a second worker, a tool): it holds the write lock until it commits.
+    const other = new Database(file);
+    const turns = async (count: number) => {
+      for (let i = 0; i < count; i++) await new Promise((resolve) => setImmediate(resolve));
+    };
+    const settled = (promise: Promise<unknown>) => {
+      let done = false;
+      promise.then(
+        () => (done = true),
+        () => (done = true),
+      );
+      return () => done;
+    };
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      const write = sqlite.recordScores({ request_id: 'waits', scored_at: new Date(), model_version: 'm', leads: [lead(2)] });
+      const outcome = sqlite.recordOutcomes([{ mql_id: 'lead-0001', won_date: '2018-04-01', converted: true }]);
+      const writeDone = settled(write);
+      // The event loop turns while both wait (SQLite's own 5 s busy wait held it for the whole wait).
+      await turns(3);
+      expect(writeDone()).toBe(false);
+      other.exec('COMMIT');
+      await write;
+      expect(await outcome).toMatchObject({ matched: 1 });
+
+      // A lock held past the wait: a 503, and health down, until it is released.
+      const impatient = new SqliteStore(file, 'normal', {}, { lockWaitMs: 300 }).open();
+      try {
+        other.exec('BEGIN IMMEDIATE');
+        await expect(impatient.recordScores({ request_id: 'refused', scored_at: new Date(), model_version: 'm', leads: [lead(3)] })).rejects.toBeInstanceOf(StoreUnavailableError);
+        expect(await impatient.health()).toMatchObject({ status: 'down', message: expect.stringMatching(/locked/) });
+        other.exec('ROLLBACK');
+        expect(await impatient.health()).toMatchObject({ status: 'up' });
+      } finally {
+        await impatient.close();
+      }
+      expect((await sqlite.listPredictions({})).predictions.map((p) => p.mql_id).sort()).toEqual(['lead-0001', 'lead-0002']);
+    } finally {
+      other.close();
+    }
+  });
+
   it('finishes closing while its checkpoint thread works, in a process with nothing else left to do', async () => {
     const file = path.join(dir, 'closing.db');
     const { stdout } = await run(process.execPath, [testChild('close-child'), file]);
