@@ -78,8 +78,6 @@ const EXPORTS_AT_ONCE = 3;
  * back: scoring the lead again then adds a second score to its history, the newer one current.
  */
 const ANSWER_TIMEOUT_MS = 5_000;
-/** Any other query: a dashboard's read on a large store may take seconds, but none may hold a connection for ever. */
-const READ_TIMEOUT_MS = 60_000;
 
 /** Errors that mean the database cannot be reached or written now; anything else is a bug and stays as it is. */
 export function isUnavailable(error: unknown): boolean {
@@ -125,8 +123,9 @@ export class PostgresStore implements Store {
       connectionTimeoutMillis: this.answerTimeoutMs, // a store that does not answer is a 503 after 5 s, not a hung request
       idleTimeoutMillis: 30_000,
       keepAlive: true,
-      // A query past its timeout fails, and the pool closes its connection rather than reuse it.
-      query_timeout: READ_TIMEOUT_MS,
+      // No timeout for reads: pg times a cursor from its first query to the end of the export, and
+      // a client reading slowly had its export end early, complete-looking, at the timeout. (A
+      // write past its timeout fails, and the pool closes its connection rather than reuse it.)
       fallback_application_name: 'leadscore',
       types: types as never,
     };

@@ -196,9 +196,20 @@ describe('SQLite store', () => {
       // The event loop turns while both wait (SQLite's own 5 s busy wait held it for the whole wait).
       await turns(3);
       expect(writeDone()).toBe(false);
+      // Many writes waiting at once take turns: one attempt (at most 20 ms) per turn of the event loop,
+      // not one each (40 writes retrying on their own held each turn for ~800 ms).
+      const waiting = Array.from({ length: 40 }, (_, i) => sqlite.recordOutcomes([{ mql_id: `waiting-${i}`, won_date: null, converted: false }]));
+      const late: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const due = performance.now() + 5;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        late.push(performance.now() - due);
+      }
+      expect(Math.max(...late), late.map((ms) => ms.toFixed(0)).join(' ')).toBeLessThan(250);
       other.exec('COMMIT');
       await write;
       expect(await outcome).toMatchObject({ matched: 1 });
+      expect((await Promise.all(waiting)).map((receipt) => receipt.received)).toEqual(Array(40).fill(1));
 
       // A lock held past the wait: a 503, and health down, until it is released.
       const impatient = new SqliteStore(file, 'normal', {}, { lockWaitMs: 300 }).open();
