@@ -104,7 +104,8 @@ export async function* readCsv(
       if (!header) {
         header = record.map((name) => name.trim());
         // Two columns of one name: a row keyed by the header would keep one and drop the other unseen.
-        const repeated = [...new Set(header.filter((name, i) => header!.indexOf(name) !== i))];
+        // (Blank cells, as a spreadsheet's trailing empty columns, name nothing.)
+        const repeated = [...new Set(header.filter((name, i) => name !== '' && header!.indexOf(name) !== i))];
         if (repeated.length) throw new DataError(`${file}:1: the header names column(s) ${repeated.join(', ')} more than once; keep one of each`);
         const missing = requiredColumns.filter((column) => !header!.includes(column));
         if (missing.length) throw new DataError(`${file}:1: the header lacks column(s) ${missing.join(', ')} (found: ${header.join(', ')})`);

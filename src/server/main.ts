@@ -48,7 +48,9 @@ async function serve(config: Config): Promise<void> {
   if (config.challenger) {
     const outcome = await models.apply({ kind: 'challenger', version: config.challenger });
     if (!outcome.ok) die(`cannot load the challenger CHALLENGER=${config.challenger}: ${outcome.error}`);
-    logger.info({ file: outcome.file, model_version: outcome.model_version }, 'challenger loaded: every lead is also scored by it, in the shadow');
+    // After the challenger is promoted, the deployment's CHALLENGER may still name it: run, without one.
+    if (outcome.model_version === 'none') logger.warn({ challenger: config.challenger }, 'CHALLENGER names the champion\'s own version: running without a challenger');
+    else logger.info({ file: outcome.file, model_version: outcome.model_version }, 'challenger loaded: every lead is also scored by it, in the shadow');
   }
 
   let store: Store | null = null;
@@ -270,7 +272,9 @@ function superviseWorkers(config: Config): void {
     inTurn(async () => {
       if (change.kind === 'reload') reloads++;
       const outcomes = await askChange(change);
-      if (change.kind === 'reload') served = outcomes.find((outcome) => outcome.ok)?.model_version ?? served;
+      // With no worker ready to reload (all being replaced), what they will serve is not known yet:
+      // the first to be brought up to date (reloading, as it was forked before this) sets it.
+      if (change.kind === 'reload') served = outcomes.length === 0 ? undefined : (outcomes.find((outcome) => outcome.ok)?.model_version ?? served);
       if (change.kind === 'challenger' && outcomes.some((outcome) => outcome.ok)) challenger = change; // a refused one changed nothing
       return outcomes;
     });

@@ -107,7 +107,8 @@ export class ModelHolder {
       return outcome;
     }
     const previous = this.#challenger?.artifact.model_version ?? 'none';
-    if (change.version === null) {
+    // The champion's own version scores nothing in the shadow (scoring skips it): no challenger.
+    if (change.version === null || change.version === this.#champion.artifact.model_version) {
       this.#challenger = null;
       return { pid: process.pid, ok: true, model_version: 'none', previous_version: previous };
     }
@@ -136,11 +137,17 @@ export class ModelHolder {
     return outcome;
   }
 
+  /** A challenger promoted to champion has nothing left to be compared with: it stops being the challenger. */
+  #endChallengerIfChampion(): void {
+    if (this.#challenger?.artifact.model_version === this.#champion.artifact.model_version) this.#challenger = null;
+  }
+
   async #load(read: ArtifactLoader): Promise<ReloadOutcome> {
     const previous = this.#champion.artifact.model_version;
     try {
       const { file, artifact } = await read();
       this.replace(servingModel(artifact));
+      this.#endChallengerIfChampion();
       this.counts.reloads++;
       return { pid: process.pid, ok: true, model_version: artifact.model_version, previous_version: previous, file };
     } catch (error) {

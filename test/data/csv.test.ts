@@ -19,6 +19,8 @@ describe('readCsv', () => {
 
   it('refuses a header naming a column twice, rather than keeping one of the two values unseen', async () => {
     await expect(read('id,x,id\na,1,b\n')).rejects.toThrow('f.csv:1: the header names column(s) id more than once; keep one of each');
+    // Blank header cells (a spreadsheet's trailing empty columns) name no column.
+    expect((await read('id,x,,\na,1,,\n')).rows).toEqual([{ line: 2, id: 'a' }]);
   });
 
   it('refuses bytes that are not UTF-8, naming the line, rather than reading a replacement character', async () => {

@@ -117,6 +117,15 @@ describe('models folder', () => {
     expect(app.models.challenger).toBeNull();
     expect((await set(second.model_version)).json()).toMatchObject({ model_version: second.model_version, previous_version: 'none' });
     expect((await set(null)).json()).toMatchObject({ model_version: 'none', previous_version: second.model_version });
+    // Promoted, the challenger is the champion: it stops being the challenger rather than be listed as both.
+    await set(second.model_version);
+    expect((await app.inject({ method: 'POST', url: '/admin/model/promote', payload: { version: second.model_version }, headers: admin })).statusCode).toBe(200);
+    expect(app.models.challenger).toBeNull();
+    const listed = (await app.inject({ url: '/models', headers: admin })).json().models.find((m: { model_version: string }) => m.model_version === second.model_version);
+    expect(listed).toMatchObject({ champion: true, challenger: false });
+    // As CHALLENGER still naming it at the next start would ask: no challenger, not an error.
+    expect(await app.models.apply({ kind: 'challenger', version: second.model_version })).toMatchObject({ ok: true, model_version: 'none' });
+    expect(app.models.challenger).toBeNull();
   });
 });
 

@@ -26,9 +26,11 @@ async function monitor(app: FastifyInstance, options: { intervalMs?: number }): 
     if (app.store) {
       const { probabilities, labels } = await app.store.labelledScores({ model_version: artifact.model_version });
       const auc = labels.length ? rocAuc(labels, probabilities) : Number.NaN;
-      // Only the served version's figures: a reload's predecessor no longer speaks for the service.
+      // Only the served version's figures: a reload's predecessor no longer speaks for the service
+      // (and a reload during the query leaves the gauges empty until the next refresh).
       metrics.liveRocAuc.reset();
       metrics.liveBrier.reset();
+      if (app.models.champion.artifact.model_version !== artifact.model_version) return;
       if (Number.isFinite(auc)) metrics.liveRocAuc.set({ model_version: artifact.model_version }, auc);
       if (labels.length) metrics.liveBrier.set({ model_version: artifact.model_version }, brierScore(labels, probabilities));
     }
