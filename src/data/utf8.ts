@@ -43,11 +43,14 @@ function countLines(bytes: Uint8Array, end: number): number {
   return lines;
 }
 
-/** Throws a Utf8Error unless `bytes` is UTF-8; isUtf8 is Node's SIMD check, the byte-by-byte scan runs only to say where. */
-export function checkUtf8(bytes: Uint8Array): void {
+/**
+ * Throws a Utf8Error unless `bytes` is UTF-8, placed after `before` bytes and lines already read;
+ * isUtf8 is Node's SIMD check, the byte-by-byte scan runs only to say where.
+ */
+export function checkUtf8(bytes: Uint8Array, before = { offset: 0, lines: 0 }): void {
   if (isUtf8(bytes)) return;
-  const offset = firstInvalidUtf8(bytes);
-  throw new Utf8Error(offset, countLines(bytes, offset) + 1);
+  const at = firstInvalidUtf8(bytes);
+  throw new Utf8Error(before.offset + at, before.lines + countLines(bytes, at) + 1);
 }
 
 /** How many bytes of `bytes` end on a whole character: the rest (at most 3) may be completed by the next chunk. */
@@ -67,25 +70,25 @@ function wholeCharacters(bytes: Buffer): number {
  */
 export function utf8Check(): Transform {
   let carry: Buffer = Buffer.alloc(0);
-  let offset = 0;
-  let lines = 0;
+  const read = { offset: 0, lines: 0 };
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
       const bytes = carry.length ? Buffer.concat([carry, chunk]) : chunk;
       const whole = wholeCharacters(bytes);
       const checked = bytes.subarray(0, whole);
-      if (!isUtf8(checked)) {
-        const at = firstInvalidUtf8(checked);
-        return done(new Utf8Error(offset + at, lines + countLines(checked, at) + 1));
+      try {
+        checkUtf8(checked, read);
+      } catch (error) {
+        return done(error as Utf8Error);
       }
-      lines += countLines(checked, checked.length);
-      offset += whole;
+      read.lines += countLines(checked, checked.length);
+      read.offset += whole;
       carry = Buffer.from(bytes.subarray(whole));
       done(null, chunk);
     },
     flush(done) {
       // The stream ended inside a character.
-      done(carry.length ? new Utf8Error(offset, lines + 1) : null);
+      done(carry.length ? new Utf8Error(read.offset, read.lines + 1) : null);
     },
   });
 }

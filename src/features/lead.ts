@@ -26,9 +26,9 @@ export function parseLeadDate(text: string): CalendarDate | null {
   return { year, month, day };
 }
 
-/** The earliest and latest instants a filter may name: years 0001–9999, which both stores can hold. */
+/** The earliest and latest instants a filter (or a cursor) may name: years 0001–9999, which both stores can hold. */
 const FIRST_INSTANT_MS = new Date('0001-01-01T00:00:00Z').getTime();
-const LAST_INSTANT_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+export const LAST_INSTANT_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 /**
  * `YYYY-MM-DD` (midnight UTC) or an ISO-8601 date-time naming a real calendar date and time (UTC

@@ -99,12 +99,10 @@ export class ModelHolder {
   async #apply(change: ModelChange): Promise<ReloadOutcome> {
     if (change.kind === 'reload') return this.reload();
     if (change.kind === 'champion') {
-      const outcome = await this.#load(async () => {
+      return this.#swap(async () => {
         if (!this.loadVersion) throw new Error('this service was started without a models folder to load a version from');
         return this.loadVersion(change.version);
       });
-      for (const listener of this.#listeners) listener(outcome, this.#champion);
-      return outcome;
     }
     const previous = this.#challenger?.artifact.model_version ?? 'none';
     // The champion's own version scores nothing in the shadow (scoring skips it): no challenger.
@@ -129,17 +127,22 @@ export class ModelHolder {
 
   /** Loads, verifies and builds the new model before swapping; on any failure the old one keeps serving. */
   async reload(): Promise<ReloadOutcome> {
-    const outcome = await this.#load(async () => {
+    return this.#swap(async () => {
       if (!this.load) throw new Error('this service was started without a model location to reload from');
       return this.load();
     });
-    for (const listener of this.#listeners) listener(outcome, this.#champion);
-    return outcome;
   }
 
   /** A challenger promoted to champion has nothing left to be compared with: it stops being the challenger. */
   #endChallengerIfChampion(): void {
     if (this.#challenger?.artifact.model_version === this.#champion.artifact.model_version) this.#challenger = null;
+  }
+
+  /** Swaps in what `read` gives, then tells the listeners, whether it worked or not. */
+  async #swap(read: ArtifactLoader): Promise<ReloadOutcome> {
+    const outcome = await this.#load(read);
+    for (const listener of this.#listeners) listener(outcome, this.#champion);
+    return outcome;
   }
 
   async #load(read: ArtifactLoader): Promise<ReloadOutcome> {

@@ -101,8 +101,12 @@ const filterText = (what: string) => z.string().refine(isStorableText, `${what} 
 const instant = (what: string) =>
   z
     .string()
-    .refine((text) => parseInstant(text) !== null, `${what} must be a real calendar date and time in years 0001–9999, YYYY-MM-DD or an ISO-8601 date-time`)
-    .transform((text) => parseInstant(text)!);
+    .transform((text, ctx) => {
+      const date = parseInstant(text);
+      if (date) return date;
+      ctx.addIssue({ code: 'custom', message: `${what} must be a real calendar date and time in years 0001–9999, YYYY-MM-DD or an ISO-8601 date-time` });
+      return z.NEVER;
+    });
 
 export const WindowQuerySchema = z.object({
   since: instant('since').optional().describe('Scored at or after (YYYY-MM-DD or ISO-8601)'),
@@ -225,7 +229,7 @@ const CalibrationBinSchema = z.object({ lower: z.number(), upper: z.number(), co
 export const PerformanceQuerySchema = WindowQuerySchema.extend({ model_version: filterText('model_version').optional() });
 
 /** A lead named in a URL path, as it was scored. */
-export const LeadIdParamsSchema = z.object({ mql_id: filterText('mql_id').min(1).max(128, 'mql_id must be at most 128 characters') });
+export const LeadIdParamsSchema = z.object({ mql_id: LeadSchema.shape.mql_id });
 
 export const PerformanceSchema = z.object({
   model_version: z.string().nullable().describe('The version the figures are for; null: every version'),

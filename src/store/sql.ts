@@ -10,7 +10,7 @@
 import type { Tier } from '../model/tiers.js';
 import { TIERS } from '../model/tiers.js';
 import { StoreInputError } from './errors.js';
-import type { LabelledLead } from '../features/lead.js';
+import { LAST_INSTANT_MS, type LabelledLead } from '../features/lead.js';
 import type { CategoryCount, DriftCounts, DriftWindow, LabelledScores, LeadHistory, OutcomeStatus, PairFilter, Prediction, PredictionFilter, ScoreEntry, ScorePairs, SummaryBucket, SummaryInterval, TrainingFilter } from './store.js';
 
 export interface Dialect {
@@ -124,14 +124,12 @@ export function encodeCursor(row: unknown[]): string {
   return Buffer.from(`${row[7] as number}:${row[9] as number}`).toString('base64url');
 }
 
-/** The last millisecond of year 9999: a cursor past it was made by hand (PostgreSQL refused it with a 500). */
-const LAST_CURSOR_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
-
 export function decodeCursor(cursor: string): Cursor {
   const match = /^(\d{1,16}):(\d{1,16})$/.exec(Buffer.from(cursor, 'base64url').toString('latin1'));
   const scoredAtMs = Number(match?.[1]);
   const id = Number(match?.[2]);
-  if (!match || cursor.length > 64 || scoredAtMs > LAST_CURSOR_MS || !Number.isSafeInteger(id)) {
+  // A time past year 9999 or an id past 2^53 was made by hand (PostgreSQL refused the time with a 500).
+  if (!match || cursor.length > 64 || scoredAtMs > LAST_INSTANT_MS || !Number.isSafeInteger(id)) {
     throw new StoreInputError('cursor', 'is not a cursor this API returned; pass next_cursor from the previous page as it was');
   }
   return { scoredAtMs, id };
