@@ -96,10 +96,11 @@ describe('SQLite store', () => {
   it('counts a long drift window in slices, giving the counts one query would and letting the event loop run between them', async () => {
     store = await openSqlite(path.join(dir, 'drift.db'));
     const t0 = Date.UTC(2026, 2, 1);
-    // 21,000 scores in one millisecond (more than a slice), then smaller batches spread over a day.
+    // 2,100 scores in one millisecond (more than two slices), then smaller batches spread over a
+    // day, so that slices end inside a batch and span several.
     const batches = [
-      { at: t0, count: 21_000 },
-      ...Array.from({ length: 12 }, (_, i) => ({ at: t0 + (i + 1) * 3_600_000, count: 1_000 + i * 100 })),
+      { at: t0, count: 2_100 },
+      ...Array.from({ length: 12 }, (_, i) => ({ at: t0 + (i + 1) * 3_600_000, count: 170 + i * 10 })),
     ];
     let n = 0;
     for (const { at, count } of batches) {
@@ -119,7 +120,7 @@ describe('SQLite store', () => {
     const fromSixth = await store.driftCounts({ since: new Date(t0 + 6 * 3_600_000), score_edges: edges });
     expect(fromSixth.leads).toBe(batches.slice(6).reduce((total, b) => total + b.count, 0));
     const firstHours = await store.driftCounts({ since: new Date(t0), until: new Date(t0 + 2 * 3_600_000 + 1), score_edges: edges });
-    expect(firstHours.leads).toBe(21_000 + 1_000 + 1_100);
+    expect(firstHours.leads).toBe(2_100 + 170 + 180);
   });
 
   it('marks exactly one score per lead current, its newest, however often and in whatever order leads are rescored', async () => {
