@@ -13,7 +13,7 @@ import { findArtifact, promoteArtifact } from '../src/model/catalog.js';
 import type { PairedMetric } from '../src/model/compare.js';
 import { comparisonStart, DEFAULT_MARGINS, judgeCandidate, type GateMargins, type GateVerdict } from '../src/model/gate.js';
 import { ConfigError, loadConfig } from '../src/server/config.js';
-import { describeLocation, openStore, parseStoreUrl, StoreConfigError, type StoreLocation } from '../src/store/index.js';
+import { COMMAND_READ_TIMEOUT_MS, describeLocation, openStore, parseStoreUrl, StoreConfigError, type StoreLocation } from '../src/store/index.js';
 
 /** A refusal or a failure, reported as one line and exit code 1. */
 export class PromoteError extends Error {}
@@ -166,7 +166,7 @@ export async function promote(argv: string[], io: PromoteIo = {}): Promise<Promo
   }
 
   const from = comparisonStart(champion.artifact, candidate.artifact);
-  const store = (await openStore(location, { outcomeHorizonDays: config.outcomeHorizonDays }))!;
+  const store = (await openStore(location, { outcomeHorizonDays: config.outcomeHorizonDays, readTimeoutMs: COMMAND_READ_TIMEOUT_MS }))!;
   let leads;
   try {
     leads = await store.labelledLeads({ first_contact_from: from });

@@ -14,7 +14,7 @@ import { combineSources } from '../src/model/training-set.js';
 import { addMonths, endOfData, RECALIBRATIONS, splitByDate, trainLeadModel, type Recalibration } from '../src/model/training.js';
 import { REFERENCE_FIGURES } from '../src/report/references.js';
 import { ConfigError, loadConfig } from '../src/server/config.js';
-import { describeLocation, openStore, parseStoreUrl, StoreConfigError } from '../src/store/index.js';
+import { COMMAND_READ_TIMEOUT_MS, describeLocation, openStore, parseStoreUrl, StoreConfigError } from '../src/store/index.js';
 
 const DEFAULT_DATA = '../shared/data/olist';
 
@@ -180,7 +180,7 @@ export async function train(argv: string[], io: TrainIo = {}): Promise<string> {
     // Opening a SQLite store creates it: a mistyped path would train on nothing and leave an empty file behind.
     if (location.kind === 'sqlite' && !existsSync(location.path)) throw new TrainError(`there is no store at ${location.path}: point --store-url (or STORE_URL) at the service's store`);
     progress(`reading the scored leads with a known outcome from ${where}${args.until !== undefined ? ` first contacted before ${args.until}` : ''}`);
-    const store = (await openStore(location, { outcomeHorizonDays: config!.outcomeHorizonDays }))!;
+    const store = (await openStore(location, { outcomeHorizonDays: config!.outcomeHorizonDays, readTimeoutMs: COMMAND_READ_TIMEOUT_MS }))!;
     let stored: LabelledLead[];
     // Leads still without an outcome, by month of first contact: they are left out, so a month
     // with many of them holds its conversions but only those losses the CRM reported.

@@ -9,6 +9,12 @@ export { isCursor } from './sql.js';
 export { scheduleRetention, type RetentionSchedule } from './retention.js';
 
 /**
+ * The read timeout of the commands that read every labelled lead in one query (training from the
+ * store, the promotion gate): a batch job waits for a large store longer than a dashboard should.
+ */
+export const COMMAND_READ_TIMEOUT_MS = 600_000;
+
+/**
  * Opens the store and brings its schema up to date; null for `none`. Rejects with
  * StoreUnavailableError when it cannot be reached or created, and with StoreConfigError when
  * its schema is newer than this build. Each backend's driver is loaded only when it is used.

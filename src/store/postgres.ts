@@ -78,6 +78,13 @@ const EXPORTS_AT_ONCE = 3;
  * back: scoring the lead again then adds a second score to its history, the newer one current.
  */
 const ANSWER_TIMEOUT_MS = 5_000;
+/**
+ * A read not answered by then is a 503, and an export whose next chunk does not come is broken off
+ * (its client sees the download fail, not a short file). Longer than a write's: a summary or a
+ * drift count over a large store legitimately takes seconds. Without it, a frozen server held
+ * every dashboard request, and an export's connection, until TCP gave up.
+ */
+const READ_TIMEOUT_MS = 30_000;
 
 /** Errors that mean the database cannot be reached or written now; anything else is a bug and stays as it is. */
 export function isUnavailable(error: unknown): boolean {
@@ -103,6 +110,7 @@ export class PostgresStore implements Store {
   private readonly horizonDays: number;
   private readonly now: () => number;
   private readonly answerTimeoutMs: number;
+  private readonly readTimeoutMs: number;
   // Two in flight: while one group's commit is on its way, the next gathers (more in flight only split the groups).
   private readonly queue = new WriteQueue<Row[]>((batches) => this.writeGroup(batches), { maxInFlight: 2, maxSize: 50_000 });
 
@@ -116,6 +124,7 @@ export class PostgresStore implements Store {
     this.horizonDays = options.outcomeHorizonDays ?? 180;
     this.now = options.now ?? Date.now;
     this.answerTimeoutMs = options.answerTimeoutMs ?? ANSWER_TIMEOUT_MS;
+    this.readTimeoutMs = options.readTimeoutMs ?? READ_TIMEOUT_MS;
     // bigint (counts, ids) as a number: every count and id here stays far below 2^53.
     const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format)) };
     const settings = {
@@ -123,9 +132,10 @@ export class PostgresStore implements Store {
       connectionTimeoutMillis: this.answerTimeoutMs, // a store that does not answer is a 503 after 5 s, not a hung request
       idleTimeoutMillis: 30_000,
       keepAlive: true,
-      // No timeout for reads: pg times a cursor from its first query to the end of the export, and
-      // a client reading slowly had its export end early, complete-looking, at the timeout. (A
-      // write past its timeout fails, and the pool closes its connection rather than reuse it.)
+      // No pool-wide query timeout: pg times a cursor from its first query to the end of the export,
+      // and a client reading slowly had its export end early, complete-looking, at the timeout.
+      // Each call sets its own instead (an export, each chunk). A query past its timeout fails, and
+      // the pool closes its connection rather than reuse it.
       fallback_application_name: 'leadscore',
       types: types as never,
     };
@@ -179,7 +189,7 @@ export class PostgresStore implements Store {
   private async rows(sql: q.Sql): Promise<unknown[][]> {
     if (this.closed) throw new StoreUnavailableError('the store is closed');
     try {
-      return (await this.pool.query({ text: q.numberPlaceholders(sql.text), values: sql.params, rowMode: 'array' })).rows as unknown[][];
+      return (await this.pool.query({ text: q.numberPlaceholders(sql.text), values: sql.params, rowMode: 'array', query_timeout: this.readTimeoutMs } as pg.QueryConfig)).rows as unknown[][];
     } catch (error) {
       throw this.unavailable(error);
     }
@@ -281,17 +291,25 @@ export class PostgresStore implements Store {
     try {
       for (;;) {
         let rows: unknown[][];
+        let timer: NodeJS.Timeout | undefined;
         try {
-          rows = (await cursor.read(chunkSize)) as unknown[][];
+          // Timed per chunk, not per export: a client may take as long as it likes to read the whole.
+          const timedOut = new Promise<never>((_resolve, reject) => {
+            timer = setTimeout(() => reject(new Error(`Query read timeout: no rows from the export's cursor within ${this.readTimeoutMs} ms`)), this.readTimeoutMs);
+          });
+          rows = (await Promise.race([cursor.read(chunkSize), timedOut])) as unknown[][];
         } catch (error) {
           broken = true;
           throw this.unavailable(error);
+        } finally {
+          clearTimeout(timer);
         }
         if (rows.length === 0) break;
         yield rows.map(toPrediction);
       }
     } finally {
-      await cursor.close().catch(() => (broken = true));
+      // A connection that failed (or stopped answering) is not asked to close its cursor: it is closed itself.
+      if (!broken) await cursor.close().catch(() => (broken = true));
       client.release(broken);
     }
   }

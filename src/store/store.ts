@@ -256,6 +256,8 @@ export interface StoreOptions {
   poolSize?: number;
   /** How long PostgreSQL may take to accept a connection, or to answer a write or the health check, before it is a 503. Default 5,000 ms. */
   answerTimeoutMs?: number;
+  /** How long PostgreSQL may take to answer a read (a page, a summary, live quality, drift counts, each chunk of an export) before it is a 503, or a broken-off export. Default 30,000 ms. */
+  readTimeoutMs?: number;
   /** Errors that happen outside any call (an idle PostgreSQL connection dropped); the store recovers by itself. */
   onBackgroundError?: (error: Error) => void;
 }

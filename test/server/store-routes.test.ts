@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LEAD_COLUMNS } from '../../src/features/lead.js';
 import { brierScore, rocAuc } from '../../src/model/metrics.js';
 import { servingModel } from '../../src/server/models.js';
-import { openStore, type Store } from '../../src/store/index.js';
+import { openStore, StoreUnavailableError, type Store } from '../../src/store/index.js';
 import { trainedFixture, variantArtifact } from '../model/helpers.js';
 import { buildTestApp, keyFor, TEST_KEY, type TestApp } from './helper.js';
 import { readScrape } from './scrape.js';
@@ -205,6 +205,30 @@ describe('when the store is off or down', () => {
     }
     expect((await off.app.inject({ method: 'POST', url: '/predict', payload: leadsOf(0, 1)[0], headers: auth })).statusCode).toBe(200);
     await off.app.close();
+  });
+
+  it('breaks off a CSV export the store fails half-way, so the download fails instead of ending as a short file', async () => {
+    await post('/batch-predict', { leads: leadsOf(0, 30) });
+    // The store gives its first chunk of rows, then fails: a PostgreSQL read that timed out, a connection cut.
+    const failing: Store = Object.create(store, {
+      exportPredictions: {
+        value: async function* (...args: Parameters<Store['exportPredictions']>) {
+          for await (const chunk of store.exportPredictions(args[0], { ...args[1], chunkSize: 10 })) {
+            yield chunk;
+            throw new StoreUnavailableError('the store is unavailable: Query read timeout');
+          }
+        },
+      },
+    });
+    const app = await buildTestApp({ apiKeys: [keyFor(TEST_KEY)] }, { store: failing });
+    try {
+      const base = await app.app.listen({ host: '127.0.0.1', port: 0 });
+      const response = await fetch(`${base}/predictions`, { headers: { ...auth, accept: 'text/csv' } });
+      expect(response.status).toBe(200); // the rows had begun to go out before the store failed
+      await expect(response.text()).rejects.toThrow();
+    } finally {
+      await app.app.close();
+    }
   });
 
   it('refuses to score with 503 and Retry-After when the store cannot record, and /health says so', async () => {

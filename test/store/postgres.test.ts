@@ -141,6 +141,30 @@ if (!serverUrl) {
       await proxy.close();
     });
 
+    it('breaks off a read or an export within the read timeout while the server stops answering, instead of holding the request open', async () => {
+      const own = await freshSchema();
+      const proxy = await startProxy(new URL(serverUrl!));
+      const store = await openPg(own.url(proxy.url), { answerTimeoutMs: 300, readTimeoutMs: 300 });
+      stores.push(store);
+      // More than one export chunk (1,000 rows), so the export is still reading when the server freezes.
+      await store.recordScores({ request_id: 'many', scored_at: new Date(), model_version: 'm', leads: Array.from({ length: 2500 }, (_, i) => lead(20_000 + i)) });
+      const exported = store.exportPredictions({})[Symbol.asyncIterator]();
+      expect((await exported.next()).value).toHaveLength(1000);
+
+      proxy.freeze();
+      await expect(exported.next()).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(store.listPredictions({})).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(store.summarize({}, 'day')).rejects.toBeInstanceOf(StoreUnavailableError);
+
+      proxy.thaw();
+      let rows = 0;
+      for await (const chunk of store.exportPredictions({})) rows += chunk.length;
+      expect(rows).toBe(2500);
+
+      await proxy.close();
+      await own.drop();
+    });
+
     it('replaces connections the server terminated (a restart or failover) without failing a write', async () => {
       const own = await freshSchema();
       const errors: Error[] = [];
