@@ -95,9 +95,9 @@ for (const [from, to] of [['launch.js', 'main.js'], ['warm-up.js', 'warm-up.js']
 rmSync('dist/static', { recursive: true, force: true }); // no file of an older Swagger UI left behind
 cpSync('node_modules/@fastify/swagger-ui/static', 'dist/static', { recursive: true });
 cpSync('node_modules/@fastify/swagger-ui/static/logo.svg', 'dist/server/static/logo.svg');
-// The scoring and training commands the same way, into dist/cli/ (the suite runs them as
+// The scoring, training and backup commands the same way, into dist/cli/ (the suite runs them as
 // commands; a bundled start took 0.31 s against 0.36 s).
-await bundle(['dist/scripts/score.js', 'dist/scripts/train.js'], 'dist/cli', native);
+await bundle(['dist/scripts/score.js', 'dist/scripts/train.js', 'dist/scripts/backup.js'], 'dist/cli', native);
 // The dashboard route finds its files at ../dashboard/ from its own module: dist/src/server/dashboard
 // for the compiled files, dist/dashboard for the bundle.
 cpSync('src/server/dashboard', 'dist/src/server/dashboard', { recursive: true });
