@@ -42,6 +42,7 @@ const EnvSchema = z.object({
   STORE_URL: z.string().optional(),
   STORE_RETENTION_DAYS: integer('STORE_RETENTION_DAYS', 1, 36_500).optional(),
   OUTCOME_HORIZON_DAYS: integer('OUTCOME_HORIZON_DAYS', 1, 3650).default(180),
+  STORE_READ_TIMEOUT_MS: integer('STORE_READ_TIMEOUT_MS', 1000, 3_600_000).default(60_000),
   CHALLENGER: z.string().trim().min(1).optional(),
 });
 
@@ -121,6 +122,8 @@ export interface Config {
   storeRetentionDays: number | null;
   /** A lead with no outcome counts as lost once its first contact is this many days old (93 % of Olist deals close within 180). */
   outcomeHorizonDays: number;
+  /** How long a PostgreSQL read may run (STORE_READ_TIMEOUT_MS): cancelled on the server after it, a 503 here. */
+  storeReadTimeoutMs: number;
   /** A version in the models folder scored beside the champion on every lead, its scores stored, never returned. */
   challenger: string | null;
 }
@@ -169,6 +172,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     store,
     storeRetentionDays: e.STORE_RETENTION_DAYS ?? null,
     outcomeHorizonDays: e.OUTCOME_HORIZON_DAYS,
+    storeReadTimeoutMs: e.STORE_READ_TIMEOUT_MS,
     challenger: e.CHALLENGER ?? null,
   };
 }

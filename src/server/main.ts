@@ -55,7 +55,7 @@ async function serve(config: Config): Promise<void> {
 
   let store: Store | null = null;
   try {
-    store = await openStore(config.store, { outcomeHorizonDays: config.outcomeHorizonDays, onBackgroundError: (err) => logger.warn({ err }, 'store connection error; it reconnects by itself') });
+    store = await openStore(config.store, { outcomeHorizonDays: config.outcomeHorizonDays, readTimeoutMs: config.storeReadTimeoutMs, onBackgroundError: (err) => logger.warn({ err }, 'store connection error; it reconnects by itself') });
     logger.info({ store: describeLocation(config.store) }, store ? 'store open' : 'store off: scores are not kept');
   } catch (error) {
     die(`cannot open the store ${describeLocation(config.store)}: ${(error as Error).message}`);

@@ -79,12 +79,18 @@ const EXPORTS_AT_ONCE = 3;
  */
 const ANSWER_TIMEOUT_MS = 5_000;
 /**
- * A read not answered by then is a 503, and an export whose next chunk does not come is broken off
- * (its client sees the download fail, not a short file). Longer than a write's: a summary or a
- * drift count over a large store legitimately takes seconds. Without it, a frozen server held
- * every dashboard request, and an export's connection, until TCP gave up.
+ * How long a read may run (STORE_READ_TIMEOUT_MS): a page, a summary, live quality, drift counts,
+ * or one chunk of an export (a client may take as long as it likes to read the whole). It is the
+ * connections' statement_timeout, so the server cancels a read nobody waits for any more (the
+ * client giving up alone left the query running, and queries stuck behind a lock piled up until
+ * they took every connection the database allows), and it answers with an error the store turns
+ * into a 503. A frozen server cannot cancel anything, so the client gives up itself a little later.
+ * A summary of an unfiltered 3-million-score store took 7.5 s, and the first chunk of its export
+ * (sorted on the server before any row comes) as long; ten at once, 45–64 s.
  */
-const READ_TIMEOUT_MS = 30_000;
+const READ_TIMEOUT_MS = 60_000;
+/** The client's own deadline past the server's, for a server that cannot cancel (frozen, or cut off). */
+const CLIENT_GRACE_MS = 2_000;
 
 /** Errors that mean the database cannot be reached or written now; anything else is a bug and stays as it is. */
 export function isUnavailable(error: unknown): boolean {
@@ -132,10 +138,12 @@ export class PostgresStore implements Store {
       connectionTimeoutMillis: this.answerTimeoutMs, // a store that does not answer is a 503 after 5 s, not a hung request
       idleTimeoutMillis: 30_000,
       keepAlive: true,
-      // No pool-wide query timeout: pg times a cursor from its first query to the end of the export,
-      // and a client reading slowly had its export end early, complete-looking, at the timeout.
-      // Each call sets its own instead (an export, each chunk). A query past its timeout fails, and
-      // the pool closes its connection rather than reuse it.
+      // The server's own limit, per statement (per chunk, for an export's cursor). No pool-wide
+      // query_timeout: pg times a cursor from its first query to the end of the export, and a client
+      // reading slowly had its export end early, complete-looking, at the timeout. Each call sets its
+      // own instead. A query past its client-side timeout fails, and the pool closes its connection
+      // rather than reuse it.
+      statement_timeout: this.readTimeoutMs,
       fallback_application_name: 'leadscore',
       types: types as never,
     };
@@ -159,6 +167,10 @@ export class PostgresStore implements Store {
   /** Applies pending migrations under an advisory lock, so replicas starting at once apply each exactly once. */
   private async migrate(): Promise<void> {
     const client = await this.pool.connect();
+    // A connection lost meanwhile fails the pending query; without a listener its 'error' event would end the process.
+    let lost = false;
+    const onError = () => void (lost = true);
+    client.on('error', onError);
     const applied = async () =>
       (await client.query("SELECT to_regclass('store_migrations') IS NOT NULL AS present")).rows[0].present
         ? (await client.query('SELECT version FROM store_migrations')).rows.map((row: { version: number }) => row.version)
@@ -166,6 +178,8 @@ export class PostgresStore implements Store {
     try {
       if (pendingMigrations(await applied()).length === 0) return;
       await client.query('BEGIN');
+      // A migration (an index on a large table) may run far longer than any read, and waits for another replica's.
+      await client.query('SET LOCAL statement_timeout = 0');
       await client.query("SELECT pg_advisory_xact_lock(hashtext('leadscore store migrations'))");
       await client.query('CREATE TABLE IF NOT EXISTS store_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
       for (const migration of pendingMigrations(await applied())) {
@@ -174,10 +188,11 @@ export class PostgresStore implements Store {
       }
       await client.query('COMMIT');
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      if (!lost) await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
-      client.release();
+      client.off('error', onError);
+      client.release(lost);
     }
   }
 
@@ -189,7 +204,7 @@ export class PostgresStore implements Store {
   private async rows(sql: q.Sql): Promise<unknown[][]> {
     if (this.closed) throw new StoreUnavailableError('the store is closed');
     try {
-      return (await this.pool.query({ text: q.numberPlaceholders(sql.text), values: sql.params, rowMode: 'array', query_timeout: this.readTimeoutMs } as pg.QueryConfig)).rows as unknown[][];
+      return (await this.pool.query({ text: q.numberPlaceholders(sql.text), values: sql.params, rowMode: 'array', query_timeout: this.readTimeoutMs + CLIENT_GRACE_MS } as pg.QueryConfig)).rows as unknown[][];
     } catch (error) {
       throw this.unavailable(error);
     }
@@ -285,31 +300,39 @@ export class PostgresStore implements Store {
     } catch (error) {
       throw this.unavailable(error);
     }
+    // A connection that dies while checked out (a restart, a failover, a cut) emits 'error': with
+    // no listener that ended the whole process. The pending read fails too, which the loop reports.
+    let broken = false;
+    const onError = () => void (broken = true);
+    client.on('error', onError);
     // A server-side cursor: the rows come `chunkSize` at a time, however many match.
     const cursor = client.query(new this.Cursor(q.numberPlaceholders(sql.text), sql.params, { rowMode: 'array', types: (this.pool.options as { types?: unknown }).types as never }));
-    let broken = false;
+    /** One step of the cursor, given up on if the server neither answers nor cancels it in time. */
+    const timed = async <T>(step: Promise<T>, what: string): Promise<T> => {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = this.readTimeoutMs + CLIENT_GRACE_MS;
+      try {
+        return await Promise.race([step, new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(new Error(`no answer to ${what} within ${deadline} ms (Query read timeout)`)), deadline)))]);
+      } finally {
+        clearTimeout(timer);
+      }
+    };
     try {
       for (;;) {
         let rows: unknown[][];
-        let timer: NodeJS.Timeout | undefined;
         try {
-          // Timed per chunk, not per export: a client may take as long as it likes to read the whole.
-          const timedOut = new Promise<never>((_resolve, reject) => {
-            timer = setTimeout(() => reject(new Error(`Query read timeout: no rows from the export's cursor within ${this.readTimeoutMs} ms`)), this.readTimeoutMs);
-          });
-          rows = (await Promise.race([cursor.read(chunkSize), timedOut])) as unknown[][];
+          rows = (await timed(cursor.read(chunkSize), "the export's next rows")) as unknown[][];
         } catch (error) {
           broken = true;
           throw this.unavailable(error);
-        } finally {
-          clearTimeout(timer);
         }
         if (rows.length === 0) break;
         yield rows.map(toPrediction);
       }
     } finally {
       // A connection that failed (or stopped answering) is not asked to close its cursor: it is closed itself.
-      if (!broken) await cursor.close().catch(() => (broken = true));
+      if (!broken) await timed(cursor.close(), "closing the export's cursor").catch(() => (broken = true));
+      client.off('error', onError);
       client.release(broken);
     }
   }

@@ -22,6 +22,7 @@ describe('loadConfig', () => {
       store: { kind: 'sqlite', path: path.resolve('data/leadscore.db'), synchronous: 'normal' },
       storeRetentionDays: null,
       outcomeHorizonDays: 180,
+      storeReadTimeoutMs: 60_000,
       challenger: null,
     });
   });
@@ -45,6 +46,7 @@ describe('loadConfig', () => {
       STORE_URL: 'postgres://scores:secret@db.internal:5432/leadscore',
       STORE_RETENTION_DAYS: '365',
       OUTCOME_HORIZON_DAYS: '90',
+      STORE_READ_TIMEOUT_MS: '120000',
       CHALLENGER: '20260101.abc',
       PATH: '/bin',
     });
@@ -70,6 +72,7 @@ describe('loadConfig', () => {
       store: { kind: 'postgres', url: 'postgres://scores:secret@db.internal:5432/leadscore' },
       storeRetentionDays: 365,
       outcomeHorizonDays: 90,
+      storeReadTimeoutMs: 120_000,
       challenger: '20260101.abc',
     });
     expect(loadConfig({ STORE_URL: 'none' }).store).toEqual({ kind: 'none' });

@@ -231,6 +231,27 @@ describe('when the store is off or down', () => {
     }
   });
 
+  it('answers an export the store cannot begin with 503 and Retry-After, not a 200 that breaks off after the header', async () => {
+    const unreachable: Store = Object.create(store, {
+      exportPredictions: {
+        // eslint-disable-next-line require-yield
+        value: async function* () {
+          throw new StoreUnavailableError('the store is unavailable: connect ECONNREFUSED', { retryAfterSeconds: 5 });
+        },
+      },
+    });
+    const app = await buildTestApp({ apiKeys: [keyFor(TEST_KEY)] }, { store: unreachable });
+    try {
+      const response = await app.app.inject({ url: '/predictions', headers: { ...auth, accept: 'text/csv' } });
+      expect(response.statusCode).toBe(503);
+      expect(response.headers['retry-after']).toBe('5');
+      expect(response.headers['content-disposition']).toBeUndefined();
+      expect(response.json().message).toMatch(/store is unavailable/);
+    } finally {
+      await app.app.close();
+    }
+  });
+
   it('refuses to score with 503 and Retry-After when the store cannot record, and /health says so', async () => {
     const closedDir = mkdtempSync(path.join(tmpdir(), 'leadscore-down-'));
     const down = (await openStore({ kind: 'sqlite', path: path.join(closedDir, 'scores.db'), synchronous: 'normal' }))!;

@@ -165,6 +165,51 @@ if (!serverUrl) {
       await own.drop();
     });
 
+    it('has the server cancel a read that runs past the read timeout, so reads stuck behind a lock do not pile up', async () => {
+      const own = await freshSchema();
+      const store = await openPg(own.url(), { readTimeoutMs: 1000 });
+      stores.push(store);
+      await store.recordScores({ request_id: 'r', scored_at: new Date(), model_version: 'm', leads: [lead(1)] });
+      const holder = await admin.connect();
+      try {
+        await holder.query('BEGIN');
+        await holder.query(`LOCK TABLE ${own.schema}.outcomes IN ACCESS EXCLUSIVE MODE`);
+        const stuck = await Promise.allSettled([store.summarize({}, 'day'), store.listPredictions({}), store.summarize({}, 'week')]);
+        for (const outcome of stuck) expect(outcome).toMatchObject({ status: 'rejected', reason: expect.any(StoreUnavailableError) });
+        expect((stuck[0] as PromiseRejectedResult).reason.message).toMatch(/statement timeout/);
+        // Cancelled by the server, not just given up on here: none of them still waits for the lock.
+        const { rows } = await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'", [own.schema]);
+        expect(rows[0].n).toBe(0);
+      } finally {
+        await holder.query('ROLLBACK');
+        holder.release();
+      }
+      expect((await store.listPredictions({})).predictions).toHaveLength(1);
+      await store.close();
+      await own.drop();
+    });
+
+    it('fails an export whose connection the server ends mid-way, and only that export', async () => {
+      const own = await freshSchema();
+      const store = await openPg(own.url());
+      stores.push(store);
+      await store.recordScores({ request_id: 'many', scored_at: new Date(), model_version: 'm', leads: Array.from({ length: 2500 }, (_, i) => lead(30_000 + i)) });
+      const exported = store.exportPredictions({})[Symbol.asyncIterator]();
+      expect((await exported.next()).value).toHaveLength(1000);
+      // A restart, a failover or an administrator ending the session: the export's connection is gone.
+      // While the export waits for its reader (a paused download), not while it reads.
+      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [own.schema]);
+      const gone = async () => (await admin.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [own.schema])).rows[0].n === 0;
+      while (!(await gone()));
+      await admin.query('SELECT 1'); // a round trip more: the ended session's last message has reached the store's socket
+      await expect(exported.next()).rejects.toBeInstanceOf(StoreUnavailableError);
+      let rows = 0;
+      for await (const chunk of store.exportPredictions({})) rows += chunk.length;
+      expect(rows).toBe(2500);
+      await store.close();
+      await own.drop();
+    });
+
     it('replaces connections the server terminated (a restart or failover) without failing a write', async () => {
       const own = await freshSchema();
       const errors: Error[] = [];

@@ -15,14 +15,28 @@ function exportLine(p: Prediction): string {
   return `${csvCell(p.mql_id)},${csvCell(p.first_contact_date)},${csvCell(p.landing_page_id)},${p.origin === null ? '' : csvCell(p.origin)},${p.probability},${p.tier},${csvCell(p.model_version)},${p.scored_at},${p.outcome}\n`;
 }
 
-/** Every matching row, a chunk at a time: memory stays flat however many rows the export has. */
-async function* exportCsv(store: Store, filter: PredictionFilter, cursor: string | undefined): AsyncGenerator<string> {
-  yield `${EXPORT_COLUMNS.join(',')}\n`;
-  for await (const chunk of store.exportPredictions(filter, { cursor })) {
-    let text = '';
-    for (const prediction of chunk) text += exportLine(prediction);
-    yield text;
+/**
+ * Every matching row as CSV, a chunk at a time: memory stays flat however many rows the export has.
+ * The first chunk is read before the response begins, so a store that cannot answer is a 503 in the
+ * usual shape rather than a 200 whose download breaks off after the header; a failure after that
+ * breaks the download off, never ending it as a short file.
+ */
+async function exportCsv(store: Store, filter: PredictionFilter, cursor: string | undefined): Promise<Readable> {
+  const chunks = store.exportPredictions(filter, { cursor })[Symbol.asyncIterator]();
+  const first = await chunks.next();
+  async function* lines(): AsyncGenerator<string> {
+    yield `${EXPORT_COLUMNS.join(',')}\n`;
+    for (let next = first; !next.done; next = await chunks.next()) {
+      let text = '';
+      for (const prediction of next.value) text += exportLine(prediction);
+      yield text;
+    }
   }
+  const stream = Readable.from(lines());
+  // However the response ends (finished, failed, the client gone before it began), the store's
+  // export ends too and gives back its connection or statement.
+  stream.once('close', () => void chunks.return?.(undefined).catch(() => undefined));
+  return stream;
 }
 
 const readResponses = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 503: ErrorSchema };
@@ -44,8 +58,9 @@ const predictions: FastifyPluginAsyncZod = async (app) => {
       const { since, until, tier, origin, landing_page_id, model_version, outcome, limit, cursor } = request.query;
       const filter: PredictionFilter = { since, until, tiers: tier, origin: origin === MISSING ? null : origin, landing_page_id, model_version, outcome };
       if (wantsCsv(request, reply)) {
+        const rows = await exportCsv(store(), filter, cursor);
         reply.header('content-disposition', 'attachment; filename="predictions.csv"');
-        return sendWritten(reply, CSV_TYPE, Readable.from(exportCsv(store(), filter, cursor)));
+        return sendWritten(reply, CSV_TYPE, rows);
       }
       return store().listPredictions(filter, { limit, cursor });
     },
