@@ -1,11 +1,13 @@
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backup, BackupError } from '../../scripts/backup.js';
+import { BackupInterrupted, backupSqlite } from '../../src/store/backup.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { lead } from '../store/contract.js';
 
@@ -18,6 +20,14 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const openSqlite = async (file: string) => (await openStore({ kind: 'sqlite', path: file, synchronous: 'normal' }))!;
+/** A closed store holding one request of five scores. */
+async function storeOfFive(name: string): Promise<string> {
+  const source = path.join(dir, `${name}.db`);
+  const store = await openSqlite(source);
+  await store.recordScores(batch(1, 5));
+  await store.close();
+  return source;
+}
 const batch = (request: number, size: number) => ({
   request_id: `r${request}`,
   scored_at: new Date(Date.UTC(2026, 2, 1) + request * 1000),
@@ -70,7 +80,7 @@ describe('npm run backup', () => {
       await store.close();
     }
     const target = path.join(dir, 'quiet-copy.db');
-    expect(backup([target], { ...quiet, env: { STORE_URL: `sqlite:${source}` } })).toMatchObject({ scores: 60, outcomes: 1, schemaVersion: 1 });
+    expect(await backup([target], { ...quiet, env: { STORE_URL: `sqlite:${source}` } })).toMatchObject({ scores: 60, outcomes: 1, schemaVersion: 1 });
     const restored = await openSqlite(target);
     try {
       expect(await restored.listPredictions({}, { limit: 1000 })).toEqual(original);
@@ -80,31 +90,83 @@ describe('npm run backup', () => {
   });
 
   it('never writes over a file, creates no store, and leaves nothing behind when it refuses', async () => {
-    const source = path.join(dir, 'refusals.db');
-    const store = await openSqlite(source);
-    await store.recordScores(batch(1, 5));
-    await store.close();
+    const source = await storeOfFive('refusals');
     const env = { STORE_URL: `sqlite:${source}` };
+    const refused = (argv: string[], options: { env?: NodeJS.ProcessEnv } = {}) => backup(argv, { ...quiet, env, ...options });
 
     const existing = path.join(dir, 'existing.db');
     writeFileSync(existing, 'an earlier backup');
-    expect(() => backup([existing], { ...quiet, env })).toThrow(new BackupError(`${existing} already exists; a backup never replaces a file: name a new one`));
+    await expect(refused([existing])).rejects.toThrow(new BackupError(`${existing} already exists; a backup never replaces a file: name a new one`));
     expect(readFileSync(existing, 'utf8')).toBe('an earlier backup');
+    // The store's own files: a copy there would be the store's log, or deleted by the store's next open.
+    for (const suffix of ['', '-wal', '-shm', '-journal']) await expect(refused([source + suffix])).rejects.toThrow(/is one of the store's own files/);
+    await expect(refused([dir])).rejects.toThrow(/is a folder; name a file in it/);
 
     const missing = path.join(dir, 'missing.db');
-    expect(() => backup([path.join(dir, 'x.db')], { ...quiet, env: { STORE_URL: `sqlite:${missing}` } })).toThrow(/there is no store at .*missing\.db/);
+    await expect(refused([path.join(dir, 'x.db')], { env: { STORE_URL: `sqlite:${missing}` } })).rejects.toThrow(/there is no store at .*missing\.db/);
     expect(existsSync(missing)).toBe(false);
-    expect(() => backup([path.join(dir, 'no-such-folder', 'x.db')], { ...quiet, env })).toThrow(/the folder .*no-such-folder does not exist/);
+    await expect(refused([path.join(dir, 'no-such-folder', 'x.db')])).rejects.toThrow(/the folder .*no-such-folder does not exist/);
 
-    // A SQLite file that is not a store: refused after the copy was made, and the copy removed.
+    // SQLite files that are not a store: refused after the copy was made, and the copy removed.
     const other = path.join(dir, 'other.db');
     new Database(other).exec('CREATE TABLE t (x); INSERT INTO t VALUES (1)');
-    expect(() => backup([path.join(dir, 'other-copy.db')], { ...quiet, env: { STORE_URL: `sqlite:${other}` } })).toThrow(/is not a leadscore store/);
-    expect(existsSync(path.join(dir, 'other-copy.db'))).toBe(false);
+    await expect(refused([path.join(dir, 'other-copy.db')], { env: { STORE_URL: `sqlite:${other}` } })).rejects.toThrow(/is not a leadscore store/);
+    const unmigrated = path.join(dir, 'unmigrated.db');
+    new Database(unmigrated).exec('CREATE TABLE store_migrations (version INTEGER PRIMARY KEY); CREATE TABLE scores (x); CREATE TABLE outcomes (x)');
+    await expect(refused([path.join(dir, 'unmigrated-copy.db')], { env: { STORE_URL: `sqlite:${unmigrated}` } })).rejects.toThrow(/is not a leadscore store/);
+    expect(existsSync(path.join(dir, 'other-copy.db')) || existsSync(path.join(dir, 'unmigrated-copy.db'))).toBe(false);
 
-    expect(() => backup([path.join(dir, 'y.db')], { ...quiet, env: { STORE_URL: 'postgres://u:secret@db:5432/leads' } })).toThrow(/^postgres:\/\/u@db:5432\/leads is PostgreSQL: back it up with pg_dump/);
-    expect(() => backup([path.join(dir, 'y.db')], { ...quiet, env: { STORE_URL: 'none' } })).toThrow(/the store is off/);
-    expect(() => backup([], { ...quiet, env })).toThrow(/name one file/);
-    expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+    await expect(refused([path.join(dir, 'y.db')], { env: { STORE_URL: 'postgres://u:secret@db:5432/leads' } })).rejects.toThrow(/^postgres:\/\/u@db:5432\/leads is PostgreSQL: back it up with pg_dump/);
+    await expect(refused([path.join(dir, 'y.db')], { env: { STORE_URL: 'none' } })).rejects.toThrow(/the store is off/);
+    await expect(refused([])).rejects.toThrow(/name one file/);
+    await expect(refused([' '])).rejects.toThrow(/name one file/);
+    await expect(refused([path.join(dir, 'y.db'), '--store-url', ''])).rejects.toThrow(/--store-url is empty/);
+    expect(readdirSync(dir).filter((name) => name.includes('.tmp'))).toEqual([]);
+  });
+
+  it('removes what a killed backup to the same name left, and nothing a running one is writing', async () => {
+    const source = await storeOfFive('stale');
+    const target = path.join(dir, 'nightly.db');
+    const deadPid = await new Promise<number>((resolve) => {
+      const child = spawn(process.execPath, ['-e', '']);
+      child.on('exit', () => resolve(child.pid!));
+    });
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    const left = (pid: number, suffix = '', when = hourAgo) => {
+      const file = path.join(dir, `.nightly.db.${pid}.${randomBytes(6).toString('hex')}.tmp${suffix}`);
+      writeFileSync(file, 'a partial copy');
+      utimesSync(file, when, when);
+      return file;
+    };
+    const killed = [left(deadPid), left(deadPid, '-journal')];
+    const running = left(process.pid); // this process is alive
+    const fresh = left(deadPid, '', new Date()); // written to a moment ago: perhaps another machine's, on a shared folder
+    await backup([target], { ...quiet, env: { STORE_URL: `sqlite:${source}` } });
+    for (const file of killed) expect(existsSync(file), file).toBe(false);
+    expect(existsSync(running) && existsSync(fresh)).toBe(true);
+    rmSync(running);
+    rmSync(fresh);
+  });
+
+  it('stops when told to (Ctrl-C, a job\'s timeout) and leaves nothing behind', async () => {
+    const source = await storeOfFive('stopped');
+    const stop = new AbortController();
+    const target = path.join(dir, 'stopped-copy.db');
+    const stopped = backupSqlite(source, target, { signal: stop.signal });
+    stop.abort();
+    await expect(stopped).rejects.toBeInstanceOf(BackupInterrupted);
+    expect(existsSync(target)).toBe(false);
+    expect(readdirSync(dir).filter((name) => name.includes('stopped-copy'))).toEqual([]);
+  });
+
+  it('renames the copy into place where the file system has no hard links, still never over a file', async () => {
+    const source = await storeOfFive('nolinks');
+    const noLinks = () => {
+      throw Object.assign(new Error('EPERM: operation not permitted, link'), { code: 'EPERM' });
+    };
+    const target = path.join(dir, 'nolinks-copy.db');
+    expect(await backupSqlite(source, target, { link: noLinks })).toMatchObject({ file: target, scores: 5 });
+    expect(new Database(target, { readonly: true }).prepare('SELECT count(*) FROM scores').pluck().get()).toBe(5);
+    expect(readdirSync(dir).filter((name) => name.includes('.tmp'))).toEqual([]);
   });
 });
