@@ -79,14 +79,18 @@ const EXPORTS_AT_ONCE = 3;
  */
 const ANSWER_TIMEOUT_MS = 5_000;
 /**
- * How long a read may run (STORE_READ_TIMEOUT_MS): a page, a summary, live quality, drift counts,
- * or one chunk of an export (a client may take as long as it likes to read the whole). It is the
- * connections' statement_timeout, so the server cancels a read nobody waits for any more (the
- * client giving up alone left the query running, and queries stuck behind a lock piled up until
- * they took every connection the database allows), and it answers with an error the store turns
- * into a 503. A frozen server cannot cancel anything, so the client gives up itself a little later.
- * A summary of an unfiltered 3-million-score store took 7.5 s, and the first chunk of its export
- * (sorted on the server before any row comes) as long; ten at once, 45–64 s.
+ * How long a read may run (STORE_READ_TIMEOUT_MS): a page, a summary, live quality, drift counts.
+ * Each read runs in a read-only transaction with `SET LOCAL statement_timeout`, so the server cancels
+ * a read nobody waits for any more (the client giving up alone left the query running, and queries
+ * stuck behind a lock piled up until they took every connection the database allows) and answers
+ * with an error the store turns into a 503. SET LOCAL, not a connection setting: a pooler in front
+ * (PgBouncer) refuses statement_timeout as a start-up parameter, and in transaction pooling a
+ * session's SET would follow the server connection to other clients. A frozen server cannot cancel
+ * anything, so the client gives up itself a little later. An export's chunks are timed by the
+ * client alone: a cursor's statement stays open from its first chunk to its last, and the server's
+ * timeout would cut off every export that takes longer than it as a whole. A summary of an
+ * unfiltered 3-million-score store took 7.5 s, and the first chunk of its export (sorted on the
+ * server before any row comes) as long; ten at once, 45–64 s.
  */
 const READ_TIMEOUT_MS = 60_000;
 /** The client's own deadline past the server's, for a server that cannot cancel (frozen, or cut off). */
@@ -138,12 +142,10 @@ export class PostgresStore implements Store {
       connectionTimeoutMillis: this.answerTimeoutMs, // a store that does not answer is a 503 after 5 s, not a hung request
       idleTimeoutMillis: 30_000,
       keepAlive: true,
-      // The server's own limit, per statement (per chunk, for an export's cursor). No pool-wide
-      // query_timeout: pg times a cursor from its first query to the end of the export, and a client
-      // reading slowly had its export end early, complete-looking, at the timeout. Each call sets its
-      // own instead. A query past its client-side timeout fails, and the pool closes its connection
-      // rather than reuse it.
-      statement_timeout: this.readTimeoutMs,
+      // No pool-wide query_timeout: pg times a cursor from its first query to the end of the export,
+      // and a client reading slowly had its export end early, complete-looking, at the timeout. Each
+      // call sets its own instead. A query past its client-side timeout fails, and the pool closes
+      // its connection rather than reuse it.
       fallback_application_name: 'leadscore',
       types: types as never,
     };
@@ -201,12 +203,31 @@ export class PostgresStore implements Store {
     return new StoreUnavailableError(`the store (${this.description}) is unavailable: ${(error as Error).message}`, { cause: error, retryAfterSeconds: 5 });
   }
 
+  /** One read, in a read-only transaction the server ends after readTimeoutMs (see READ_TIMEOUT_MS). */
   private async rows(sql: q.Sql): Promise<unknown[][]> {
     if (this.closed) throw new StoreUnavailableError('the store is closed');
+    let client: PgClient;
     try {
-      return (await this.pool.query({ text: q.numberPlaceholders(sql.text), values: sql.params, rowMode: 'array', query_timeout: this.readTimeoutMs + CLIENT_GRACE_MS } as pg.QueryConfig)).rows as unknown[][];
+      client = await this.pool.connect();
     } catch (error) {
       throw this.unavailable(error);
+    }
+    let broken = false;
+    const onError = () => void (broken = true); // a connection lost while checked out; the pending query fails too
+    client.on('error', onError);
+    const query_timeout = this.readTimeoutMs + CLIENT_GRACE_MS;
+    try {
+      await client.query({ text: `BEGIN READ ONLY; SET LOCAL statement_timeout = ${this.readTimeoutMs}`, query_timeout } as pg.QueryConfig);
+      const result = await client.query({ text: q.numberPlaceholders(sql.text), values: sql.params, rowMode: 'array', query_timeout } as pg.QueryConfig);
+      await client.query({ text: 'COMMIT', query_timeout } as pg.QueryConfig);
+      return result.rows as unknown[][];
+    } catch (error) {
+      // Closed rather than reused: it may still be inside the failed transaction, or not answering.
+      broken = true;
+      throw this.unavailable(error);
+    } finally {
+      client.off('error', onError);
+      client.release(broken);
     }
   }
 

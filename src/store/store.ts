@@ -256,7 +256,7 @@ export interface StoreOptions {
   poolSize?: number;
   /** How long PostgreSQL may take to accept a connection, or to answer a write or the health check, before it is a 503. Default 5,000 ms. */
   answerTimeoutMs?: number;
-  /** How long a PostgreSQL read (a page, a summary, live quality, drift counts, each chunk of an export) may run: the server cancels it then, and it is a 503 (or a broken-off export). Default 60,000 ms. */
+  /** How long a PostgreSQL read (a page, a summary, live quality, drift counts) may run before the server cancels it and it is a 503; and an export's next chunk may take before the export is broken off. Default 60,000 ms. */
   readTimeoutMs?: number;
   /** Errors that happen outside any call (an idle PostgreSQL connection dropped); the store recovers by itself. */
   onBackgroundError?: (error: Error) => void;

@@ -191,6 +191,23 @@ if (!serverUrl) {
       await own.drop();
     });
 
+    it('times an export per chunk, so a reader slower than the read timeout in all still gets every row', async () => {
+      const own = await freshSchema();
+      const store = await openPg(own.url(), { readTimeoutMs: 500 });
+      stores.push(store);
+      await store.recordScores({ request_id: 'r', scored_at: new Date(), model_version: 'm', leads: Array.from({ length: 50 }, (_, i) => lead(40_000 + i)) });
+      let rows = 0;
+      const started = performance.now();
+      for await (const chunk of store.exportPredictions({}, { chunkSize: 5 })) {
+        rows += chunk.length;
+        await new Promise((resolve) => setTimeout(resolve, 100)); // a download read slowly
+      }
+      expect(performance.now() - started).toBeGreaterThan(500); // longer in all than one read may take
+      expect(rows).toBe(50);
+      await store.close();
+      await own.drop();
+    });
+
     it('fails an export whose connection the server ends mid-way, and only that export', async () => {
       const own = await freshSchema();
       const store = await openPg(own.url());
