@@ -78,11 +78,13 @@ export interface ErrorDescription {
 export function describeError(error: FastifyError | HttpError | Error, request: FastifyRequest, bodyLimit: number): ErrorDescription {
   if (error instanceof HttpError) return { statusCode: error.statusCode, message: error.message, details: error.details, headers: error.headers };
   if (error instanceof StoreUnavailableError) {
-    // Never a silently unrecorded score: the client is told to retry, and the cause is logged.
+    // Never a silently unrecorded score: the client is told to retry, and the cause is logged. A
+    // dashboard's read recorded nothing anyway, so it is not told so.
     request.log.warn({ err: error }, 'store unavailable');
+    const reading = request.method === 'GET' || request.method === 'HEAD';
     return {
       statusCode: 503,
-      message: `the score store is unavailable; nothing was recorded, retry after ${error.retryAfterSeconds} s`,
+      message: `the score store is unavailable; ${reading ? '' : 'nothing was recorded, '}retry after ${error.retryAfterSeconds} s`,
       headers: { 'retry-after': String(error.retryAfterSeconds) },
     };
   }

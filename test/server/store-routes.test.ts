@@ -261,6 +261,9 @@ describe('when the store is off or down', () => {
     expect(response.statusCode).toBe(503);
     expect(response.headers['retry-after']).toMatch(/^\d+$/);
     expect(response.json().message).toMatch(/^the score store is unavailable; nothing was recorded/);
+    const read = await app.app.inject('/predictions');
+    expect(read.statusCode).toBe(503);
+    expect(read.json().message).toBe('the score store is unavailable; retry after 5 s'); // a read recorded nothing to begin with
     const health = await app.app.inject('/health');
     expect(health.statusCode).toBe(503);
     expect(health.json()).toMatchObject({ status: 'store_unavailable', store: { status: 'down' } });
