@@ -120,7 +120,8 @@ if (!serverUrl) {
 
     it('answers StoreUnavailableError within the write timeout while the server stops answering, and writes again once it answers', async () => {
       const proxy = await startProxy(new URL(serverUrl!));
-      const store = await openPg(schema.url(proxy.url), { answerTimeoutMs: 300 });
+      // Long enough for a connection through the relay on a machine the whole suite keeps busy (300 ms was not).
+      const store = await openPg(schema.url(proxy.url), { answerTimeoutMs: 1500 });
       stores.push(store);
       const write = (i: number) => store.recordScores({ request_id: `r${i}`, scored_at: new Date(), model_version: 'm', leads: [lead(i)] });
       await write(11);
@@ -144,12 +145,12 @@ if (!serverUrl) {
     it('breaks off a read or an export within the read timeout while the server stops answering, instead of holding the request open', async () => {
       const own = await freshSchema();
       // More than one export chunk (1,000 rows), so the export is still reading when the server
-      // freezes; written directly, outside the short timeouts below, which a busy machine could exceed.
+      // freezes; written directly, outside the short timeouts below.
       const direct = await openPg(own.url());
       await direct.recordScores({ request_id: 'many', scored_at: new Date(), model_version: 'm', leads: Array.from({ length: 2500 }, (_, i) => lead(20_000 + i)) });
       await direct.close();
       const proxy = await startProxy(new URL(serverUrl!));
-      const store = await openPg(own.url(proxy.url), { answerTimeoutMs: 300, readTimeoutMs: 1000 });
+      const store = await openPg(own.url(proxy.url), { answerTimeoutMs: 1500, readTimeoutMs: 1000 });
       stores.push(store);
       const exported = store.exportPredictions({})[Symbol.asyncIterator]();
       expect((await exported.next()).value).toHaveLength(1000);
