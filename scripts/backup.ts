@@ -7,7 +7,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { BackupInterrupted, backupSqlite, type BackupSummary } from '../src/store/backup.js';
-import { describeLocation, parseStoreUrl, StoreConfigError, type StoreLocation } from '../src/store/index.js';
+import { describeLocation, parseStoreOption, parseStoreUrl, StoreConfigError, type StoreLocation } from '../src/store/index.js';
 
 /** A refusal or a failure, reported as one line and exit code 1. */
 export class BackupError extends Error {}
@@ -35,9 +35,9 @@ export async function backup(argv: string[], io: BackupIo = {}): Promise<BackupS
   let location: StoreLocation;
   try {
     // A path typed on the command line is the user's; STORE_URL is the service's, from where the service runs.
-    location = args['store-url'] !== undefined ? parseStoreUrl(args['store-url'], workingDirectory(env)) : parseStoreUrl(env.STORE_URL);
+    location = args['store-url'] !== undefined ? parseStoreOption(args['store-url'], workingDirectory(env)) : parseStoreUrl(env.STORE_URL);
   } catch (error) {
-    if (error instanceof StoreConfigError) throw new BackupError(args['store-url'] !== undefined ? `--store-url: ${error.message.replace(/^STORE_URL:? ?/, '')}` : error.message);
+    if (error instanceof StoreConfigError) throw new BackupError(error.message);
     throw error;
   }
   if (location.kind === 'none') throw new BackupError('the store is off (STORE_URL=none): there is nothing to back up; pass --store-url <url>');

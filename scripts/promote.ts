@@ -13,7 +13,7 @@ import { findArtifact, promoteArtifact } from '../src/model/catalog.js';
 import type { PairedMetric } from '../src/model/compare.js';
 import { comparisonStart, DEFAULT_MARGINS, judgeCandidate, type GateMargins, type GateVerdict } from '../src/model/gate.js';
 import { ConfigError, loadConfig } from '../src/server/config.js';
-import { COMMAND_READ_TIMEOUT_MS, describeLocation, openStore, parseStoreUrl, StoreConfigError, type StoreLocation } from '../src/store/index.js';
+import { COMMAND_READ_TIMEOUT_MS, describeLocation, openStore, parseStoreOption, StoreConfigError, type StoreLocation } from '../src/store/index.js';
 
 /** A refusal or a failure, reported as one line and exit code 1. */
 export class PromoteError extends Error {}
@@ -141,9 +141,9 @@ export async function promote(argv: string[], io: PromoteIo = {}): Promise<Promo
   let location: StoreLocation = config.store;
   if (args['store-url'] !== undefined) {
     try {
-      location = parseStoreUrl(args['store-url']);
+      location = parseStoreOption(args['store-url']);
     } catch (error) {
-      if (error instanceof StoreConfigError) throw new PromoteError(`--store-url: ${error.message.replace(/^STORE_URL:? ?/, '')}`);
+      if (error instanceof StoreConfigError) throw new PromoteError(error.message);
       throw error;
     }
   }

@@ -14,7 +14,7 @@ import { combineSources } from '../src/model/training-set.js';
 import { addMonths, endOfData, RECALIBRATIONS, splitByDate, trainLeadModel, type Recalibration } from '../src/model/training.js';
 import { REFERENCE_FIGURES } from '../src/report/references.js';
 import { ConfigError, loadConfig } from '../src/server/config.js';
-import { COMMAND_READ_TIMEOUT_MS, describeLocation, openStore, parseStoreUrl, StoreConfigError } from '../src/store/index.js';
+import { COMMAND_READ_TIMEOUT_MS, describeLocation, openStore, parseStoreOption, StoreConfigError } from '../src/store/index.js';
 
 const DEFAULT_DATA = '../shared/data/olist';
 
@@ -254,9 +254,9 @@ export async function train(argv: string[], io: TrainIo = {}): Promise<string> {
 
 function parseStoreLocation(url: string) {
   try {
-    return parseStoreUrl(url);
+    return parseStoreOption(url);
   } catch (error) {
-    if (error instanceof StoreConfigError) throw new TrainError(`--store-url: ${error.message.replace(/^STORE_URL:? ?/, '')}`);
+    if (error instanceof StoreConfigError) throw new TrainError(error.message);
     throw error;
   }
 }

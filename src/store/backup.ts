@@ -98,8 +98,9 @@ export async function backupSqlite(source: string, target: string, options: Back
   if (STORE_FILES.some((suffix) => path.resolve(target) === path.resolve(source + suffix))) {
     throw new StoreConfigError(`${target} is one of the store's own files; name a file of its own for the copy`);
   }
-  if (lstatSync(target, { throwIfNoEntry: false })?.isDirectory()) throw new StoreConfigError(`${target} is a folder; name a file in it for the copy`);
-  if (lstatSync(target, { throwIfNoEntry: false })) throw new StoreConfigError(`${target} already exists; a backup never replaces a file: name a new one`);
+  const existing = lstatSync(target, { throwIfNoEntry: false });
+  if (existing?.isDirectory()) throw new StoreConfigError(`${target} is a folder; name a file in it for the copy`);
+  if (existing) throw alreadyExists(target);
   const dir = path.dirname(target);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new StoreConfigError(`the folder ${dir} does not exist`);
   try {
@@ -170,12 +171,14 @@ function giveName(temporary: string, target: string, link: (existing: string, ta
     link(temporary, target);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw new StoreConfigError(`${target} already exists; a backup never replaces a file: name a new one`);
+    if (code === 'EEXIST') throw alreadyExists(target);
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS' && code !== 'EXDEV') throw error;
-    if (lstatSync(target, { throwIfNoEntry: false })) throw new StoreConfigError(`${target} already exists; a backup never replaces a file: name a new one`);
+    if (lstatSync(target, { throwIfNoEntry: false })) throw alreadyExists(target);
     renameSync(temporary, target);
   }
 }
+
+const alreadyExists = (target: string) => new StoreConfigError(`${target} already exists; a backup never replaces a file: name a new one`);
 
 /** Hidden, beside the target, named with this process's id (to tell a killed backup's leftovers), short enough for any file name limit. */
 function temporaryName(target: string): string {

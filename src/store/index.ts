@@ -3,7 +3,7 @@ import type { Store, StoreLocation, StoreOptions } from './store.js';
 
 export type * from './store.js';
 export { StoreConfigError, StoreError, StoreInputError, StoreUnavailableError } from './errors.js';
-export { DEFAULT_STORE_URL, describeLocation, parseStoreUrl, redact } from './url.js';
+export { DEFAULT_STORE_URL, describeLocation, parseStoreOption, parseStoreUrl, redact } from './url.js';
 export { SCHEMA_VERSION } from './migrations/index.js';
 export { isCursor } from './sql.js';
 export { scheduleRetention, type RetentionSchedule } from './retention.js';

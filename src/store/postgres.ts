@@ -96,6 +96,33 @@ const READ_TIMEOUT_MS = 60_000;
 /** The client's own deadline past the server's, for a server that cannot cancel (frozen, or cut off). */
 const CLIENT_GRACE_MS = 2_000;
 
+/** A connection checked out of a pool, watched while it is: `broken` once it failed, and closed rather than reused then. */
+interface Lease {
+  readonly client: PgClient;
+  broken: boolean;
+  release(): void;
+}
+
+/**
+ * Checks a connection out of `pool`. One that dies while checked out (a restart, a failover, a cut)
+ * emits 'error', which with no listener ended the whole process (pg's own pool.query listens only
+ * for the query it runs); its pending query fails too, which the caller reports.
+ */
+async function lease(pool: PgPool): Promise<Lease> {
+  const client = await pool.connect();
+  const onError = () => void (leased.broken = true);
+  const leased: Lease = {
+    client,
+    broken: false,
+    release: () => {
+      client.off('error', onError);
+      client.release(leased.broken);
+    },
+  };
+  client.on('error', onError);
+  return leased;
+}
+
 /** Errors that mean the database cannot be reached or written now; anything else is a bug and stays as it is. */
 export function isUnavailable(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
@@ -121,6 +148,8 @@ export class PostgresStore implements Store {
   private readonly now: () => number;
   private readonly answerTimeoutMs: number;
   private readonly readTimeoutMs: number;
+  /** The client's own limit on a read: the server's, and the grace for a server that cannot cancel. */
+  private readonly readDeadlineMs: number;
   // Two in flight: while one group's commit is on its way, the next gathers (more in flight only split the groups).
   private readonly queue = new WriteQueue<Row[]>((batches) => this.writeGroup(batches), { maxInFlight: 2, maxSize: 50_000 });
 
@@ -135,6 +164,7 @@ export class PostgresStore implements Store {
     this.now = options.now ?? Date.now;
     this.answerTimeoutMs = options.answerTimeoutMs ?? ANSWER_TIMEOUT_MS;
     this.readTimeoutMs = options.readTimeoutMs ?? READ_TIMEOUT_MS;
+    this.readDeadlineMs = this.readTimeoutMs + CLIENT_GRACE_MS;
     // bigint (counts, ids) as a number: every count and id here stays far below 2^53.
     const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format)) };
     const settings = {
@@ -168,11 +198,8 @@ export class PostgresStore implements Store {
 
   /** Applies pending migrations under an advisory lock, so replicas starting at once apply each exactly once. */
   private async migrate(): Promise<void> {
-    const client = await this.pool.connect();
-    // A connection lost meanwhile fails the pending query; without a listener its 'error' event would end the process.
-    let lost = false;
-    const onError = () => void (lost = true);
-    client.on('error', onError);
+    const leased = await lease(this.pool);
+    const { client } = leased;
     const applied = async () =>
       (await client.query("SELECT to_regclass('store_migrations') IS NOT NULL AS present")).rows[0].present
         ? (await client.query('SELECT version FROM store_migrations')).rows.map((row: { version: number }) => row.version)
@@ -190,11 +217,10 @@ export class PostgresStore implements Store {
       }
       await client.query('COMMIT');
     } catch (error) {
-      if (!lost) await client.query('ROLLBACK').catch(() => undefined);
+      if (!leased.broken) await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
-      client.off('error', onError);
-      client.release(lost);
+      leased.release();
     }
   }
 
@@ -206,16 +232,14 @@ export class PostgresStore implements Store {
   /** One read, in a read-only transaction the server ends after readTimeoutMs (see READ_TIMEOUT_MS). */
   private async rows(sql: q.Sql): Promise<unknown[][]> {
     if (this.closed) throw new StoreUnavailableError('the store is closed');
-    let client: PgClient;
+    let leased: Lease;
     try {
-      client = await this.pool.connect();
+      leased = await lease(this.pool);
     } catch (error) {
       throw this.unavailable(error);
     }
-    let broken = false;
-    const onError = () => void (broken = true); // a connection lost while checked out; the pending query fails too
-    client.on('error', onError);
-    const query_timeout = this.readTimeoutMs + CLIENT_GRACE_MS;
+    const { client } = leased;
+    const query_timeout = this.readDeadlineMs;
     try {
       await client.query({ text: `BEGIN READ ONLY; SET LOCAL statement_timeout = ${this.readTimeoutMs}`, query_timeout } as pg.QueryConfig);
       const result = await client.query({ text: q.numberPlaceholders(sql.text), values: sql.params, rowMode: 'array', query_timeout } as pg.QueryConfig);
@@ -223,11 +247,10 @@ export class PostgresStore implements Store {
       return result.rows as unknown[][];
     } catch (error) {
       // Closed rather than reused: it may still be inside the failed transaction, or not answering.
-      broken = true;
+      leased.broken = true;
       throw this.unavailable(error);
     } finally {
-      client.off('error', onError);
-      client.release(broken);
+      leased.release();
     }
   }
 
@@ -315,23 +338,18 @@ export class PostgresStore implements Store {
     const chunkSize = options.chunkSize ?? 1000;
     const sql = q.predictionsQuery(dialect, filter, this.cutoff(), options.cursor ? q.decodeCursor(options.cursor) : null, null);
     const toPrediction = q.predictionMapper();
-    let client: PgClient;
+    let leased: Lease;
     try {
-      client = await this.exportPool.connect();
+      leased = await lease(this.exportPool);
     } catch (error) {
       throw this.unavailable(error);
     }
-    // A connection that dies while checked out (a restart, a failover, a cut) emits 'error': with
-    // no listener that ended the whole process. The pending read fails too, which the loop reports.
-    let broken = false;
-    const onError = () => void (broken = true);
-    client.on('error', onError);
     // A server-side cursor: the rows come `chunkSize` at a time, however many match.
-    const cursor = client.query(new this.Cursor(q.numberPlaceholders(sql.text), sql.params, { rowMode: 'array', types: (this.pool.options as { types?: unknown }).types as never }));
+    const cursor = leased.client.query(new this.Cursor(q.numberPlaceholders(sql.text), sql.params, { rowMode: 'array', types: (this.pool.options as { types?: unknown }).types as never }));
     /** One step of the cursor, given up on if the server neither answers nor cancels it in time. */
     const timed = async <T>(step: Promise<T>, what: string): Promise<T> => {
       let timer: NodeJS.Timeout | undefined;
-      const deadline = this.readTimeoutMs + CLIENT_GRACE_MS;
+      const deadline = this.readDeadlineMs;
       try {
         return await Promise.race([step, new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(new Error(`no answer to ${what} within ${deadline} ms (Query read timeout)`)), deadline)))]);
       } finally {
@@ -344,7 +362,7 @@ export class PostgresStore implements Store {
         try {
           rows = (await timed(cursor.read(chunkSize), "the export's next rows")) as unknown[][];
         } catch (error) {
-          broken = true;
+          leased.broken = true;
           throw this.unavailable(error);
         }
         if (rows.length === 0) break;
@@ -352,9 +370,8 @@ export class PostgresStore implements Store {
       }
     } finally {
       // A connection that failed (or stopped answering) is not asked to close its cursor: it is closed itself.
-      if (!broken) await timed(cursor.close(), "closing the export's cursor").catch(() => (broken = true));
-      client.off('error', onError);
-      client.release(broken);
+      if (!leased.broken) await timed(cursor.close(), "closing the export's cursor").catch(() => (leased.broken = true));
+      leased.release();
     }
   }
 

@@ -44,6 +44,16 @@ function parseSqlite(url: string, baseDir: string): StoreLocation {
   return { kind: 'sqlite', path: path.resolve(baseDir, rest), synchronous };
 }
 
+/** A command's --store-url option: read as STORE_URL is, its errors naming the option. */
+export function parseStoreOption(text: string, baseDir?: string): StoreLocation {
+  try {
+    return parseStoreUrl(text, baseDir);
+  } catch (error) {
+    if (error instanceof StoreConfigError) throw new StoreConfigError(`--store-url: ${error.message.replace(/^STORE_URL:? ?/, '')}`);
+    throw error;
+  }
+}
+
 /** The URL without its password, for logs and messages. */
 export function redact(url: string): string {
   try {

@@ -43,6 +43,14 @@ if (!serverUrl) {
   }
 
   const openPg = async (url: string, options: StoreOptions = {}) => (await openStore({ kind: 'postgres', url }, options))!;
+  /** `count` scored leads numbered from `first`. */
+  const leads = (count: number, first: number) => Array.from({ length: count }, (_, i) => lead(first + i));
+  /** Every row a whole export gives. */
+  const exportedRows = async (store: Store) => {
+    let rows = 0;
+    for await (const chunk of store.exportPredictions({})) rows += chunk.length;
+    return rows;
+  };
 
   // One schema for the whole contract, emptied after each test: making and migrating a schema per test took ~0.25 s each.
   let contractSchema: Promise<Awaited<ReturnType<typeof freshSchema>>> | undefined;
@@ -147,7 +155,7 @@ if (!serverUrl) {
       // More than one export chunk (1,000 rows), so the export is still reading when the server
       // freezes; written directly, outside the short timeouts below.
       const direct = await openPg(own.url());
-      await direct.recordScores({ request_id: 'many', scored_at: new Date(), model_version: 'm', leads: Array.from({ length: 2500 }, (_, i) => lead(20_000 + i)) });
+      await direct.recordScores({ request_id: 'many', scored_at: new Date(), model_version: 'm', leads: leads(2500, 20_000) });
       await direct.close();
       const proxy = await startProxy(new URL(serverUrl!));
       const store = await openPg(own.url(proxy.url), { answerTimeoutMs: 1500, readTimeoutMs: 1000 });
@@ -160,9 +168,7 @@ if (!serverUrl) {
       for (const outcome of frozen) expect(outcome).toMatchObject({ status: 'rejected', reason: expect.any(StoreUnavailableError) });
 
       proxy.thaw();
-      let rows = 0;
-      for await (const chunk of store.exportPredictions({})) rows += chunk.length;
-      expect(rows).toBe(2500);
+      expect(await exportedRows(store)).toBe(2500);
 
       await proxy.close();
       await own.drop();
@@ -196,7 +202,7 @@ if (!serverUrl) {
       const own = await freshSchema();
       const store = await openPg(own.url(), { readTimeoutMs: 500 });
       stores.push(store);
-      await store.recordScores({ request_id: 'r', scored_at: new Date(), model_version: 'm', leads: Array.from({ length: 50 }, (_, i) => lead(40_000 + i)) });
+      await store.recordScores({ request_id: 'r', scored_at: new Date(), model_version: 'm', leads: leads(50, 40_000) });
       let rows = 0;
       const started = performance.now();
       for await (const chunk of store.exportPredictions({}, { chunkSize: 5 })) {
@@ -213,7 +219,7 @@ if (!serverUrl) {
       const own = await freshSchema();
       const store = await openPg(own.url());
       stores.push(store);
-      await store.recordScores({ request_id: 'many', scored_at: new Date(), model_version: 'm', leads: Array.from({ length: 2500 }, (_, i) => lead(30_000 + i)) });
+      await store.recordScores({ request_id: 'many', scored_at: new Date(), model_version: 'm', leads: leads(2500, 30_000) });
       const exported = store.exportPredictions({})[Symbol.asyncIterator]();
       expect((await exported.next()).value).toHaveLength(1000);
       // A restart, a failover or an administrator ending the session: the export's connection is gone.
@@ -223,9 +229,7 @@ if (!serverUrl) {
       while (!(await gone()));
       await admin.query('SELECT 1'); // a round trip more: the ended session's last message has reached the store's socket
       await expect(exported.next()).rejects.toBeInstanceOf(StoreUnavailableError);
-      let rows = 0;
-      for await (const chunk of store.exportPredictions({})) rows += chunk.length;
-      expect(rows).toBe(2500);
+      expect(await exportedRows(store)).toBe(2500);
       await store.close();
       await own.drop();
     });
