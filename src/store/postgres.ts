@@ -71,6 +71,15 @@ const UPSERT_OUTCOMES = `WITH input AS (
 /** Exports running at once per process; more wait for one to finish (or fail after 5 s, like any connection). */
 const EXPORTS_AT_ONCE = 3;
 /**
+ * Connections for writes: two groups of scores in flight (the write queue's limit), an outcomes
+ * upload, and retention or the health check. A pool of their own: when reads shared one pool with
+ * the writes, ten summaries stuck behind a lock (or just slow, on a large store) held every
+ * connection, and scoring answered 503 until one finished.
+ */
+const WRITE_CONNECTIONS = 4;
+/** Connections for reads (pages, summaries, live quality, drift counts), unless StoreOptions.readPoolSize says otherwise. */
+const READ_CONNECTIONS = 6;
+/**
  * A connection not accepted by then, or a write (or the health check) not answered, is a 503. A
  * server that stops answering without closing its connections (frozen, or cut off by a network
  * partition that TCP notices only after hours) held every scoring request until the client gave
@@ -140,7 +149,10 @@ export function isUnavailable(error: unknown): boolean {
 export class PostgresStore implements Store {
   readonly backend = 'postgres' as const;
   readonly description: string;
-  private readonly pool: PgPool;
+  /** Scores, outcomes, retention, the health check and migrations. */
+  private readonly writePool: PgPool;
+  /** Pages, summaries, live quality and drift counts: never the connections scoring needs. */
+  private readonly readPool: PgPool;
   /** Exports hold a connection for as long as their client reads: a pool of their own, so slow readers never starve the writes. */
   private readonly exportPool: PgPool;
   private closed = false;
@@ -179,10 +191,15 @@ export class PostgresStore implements Store {
       fallback_application_name: 'leadscore',
       types: types as never,
     };
-    this.pool = new pg.Pool({ ...settings, max: options.poolSize ?? 10 });
+    this.writePool = new pg.Pool({ ...settings, max: WRITE_CONNECTIONS });
+    this.readPool = new pg.Pool({ ...settings, max: options.readPoolSize ?? READ_CONNECTIONS });
     this.exportPool = new pg.Pool({ ...settings, max: EXPORTS_AT_ONCE });
     // An idle connection dropped by the server (restart, failover) is reported here; the pool replaces it.
-    for (const pool of [this.pool, this.exportPool]) pool.on('error', (error) => options.onBackgroundError?.(error));
+    for (const pool of this.pools()) pool.on('error', (error) => options.onBackgroundError?.(error));
+  }
+
+  private pools(): PgPool[] {
+    return [this.writePool, this.readPool, this.exportPool];
   }
 
   async open(): Promise<this> {
@@ -190,7 +207,7 @@ export class PostgresStore implements Store {
       await this.migrate();
       return this;
     } catch (error) {
-      await Promise.all([this.pool.end(), this.exportPool.end()]).catch(() => undefined);
+      await Promise.all(this.pools().map((pool) => pool.end())).catch(() => undefined);
       if (error instanceof RangeError) throw new StoreConfigError(`${this.description}: ${error.message}`, { cause: error });
       throw this.unavailable(error);
     }
@@ -198,7 +215,7 @@ export class PostgresStore implements Store {
 
   /** Applies pending migrations under an advisory lock, so replicas starting at once apply each exactly once. */
   private async migrate(): Promise<void> {
-    const leased = await lease(this.pool);
+    const leased = await lease(this.writePool);
     const { client } = leased;
     const applied = async () =>
       (await client.query("SELECT to_regclass('store_migrations') IS NOT NULL AS present")).rows[0].present
@@ -234,7 +251,7 @@ export class PostgresStore implements Store {
     if (this.closed) throw new StoreUnavailableError('the store is closed');
     let leased: Lease;
     try {
-      leased = await lease(this.pool);
+      leased = await lease(this.readPool);
     } catch (error) {
       throw this.unavailable(error);
     }
@@ -267,7 +284,7 @@ export class PostgresStore implements Store {
       }
       columns[7]![i] = lastIso;
     }
-    await this.pool.query({ name: 'leadscore-insert-scores', text: INSERT_SCORES, values: columns, query_timeout: this.answerTimeoutMs } as pg.QueryConfig);
+    await this.writePool.query({ name: 'leadscore-insert-scores', text: INSERT_SCORES, values: columns, query_timeout: this.answerTimeoutMs } as pg.QueryConfig);
   }
 
   /** One statement for the whole group; if it fails for a reason of its own data, each batch again alone, so only the bad one fails. */
@@ -306,7 +323,7 @@ export class PostgresStore implements Store {
     if (this.closed) throw new StoreUnavailableError('the store is closed');
     const unique = uniqueOutcomes(outcomes);
     try {
-      const result = await this.pool.query({
+      const result = await this.writePool.query({
         text: UPSERT_OUTCOMES,
         values: [unique.map((o) => o.mql_id), unique.map((o) => o.won_date), unique.map((o) => o.converted), new Date(this.now()).toISOString()],
         rowMode: 'array',
@@ -345,7 +362,7 @@ export class PostgresStore implements Store {
       throw this.unavailable(error);
     }
     // A server-side cursor: the rows come `chunkSize` at a time, however many match.
-    const cursor = leased.client.query(new this.Cursor(q.numberPlaceholders(sql.text), sql.params, { rowMode: 'array', types: (this.pool.options as { types?: unknown }).types as never }));
+    const cursor = leased.client.query(new this.Cursor(q.numberPlaceholders(sql.text), sql.params, { rowMode: 'array', types: (this.readPool.options as { types?: unknown }).types as never }));
     /** One step of the cursor, given up on if the server neither answers nor cancels it in time. */
     const timed = async <T>(step: Promise<T>, what: string): Promise<T> => {
       let timer: NodeJS.Timeout | undefined;
@@ -415,7 +432,7 @@ export class PostgresStore implements Store {
         if (this.closed) throw new StoreUnavailableError('the store is closed');
         let changes: number;
         try {
-          changes = (await this.pool.query(q.numberPlaceholders(text), [cutoff.toISOString(), batchSize])).rowCount ?? 0;
+          changes = (await this.writePool.query(q.numberPlaceholders(text), [cutoff.toISOString(), batchSize])).rowCount ?? 0;
         } catch (error) {
           throw this.unavailable(error);
         }
@@ -430,7 +447,7 @@ export class PostgresStore implements Store {
     const started = performance.now();
     try {
       if (this.closed) throw new StoreUnavailableError('the store is closed');
-      await this.pool.query({ text: 'INSERT INTO store_heartbeat (id, beat_at) VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at', query_timeout: this.answerTimeoutMs } as pg.QueryConfig);
+      await this.writePool.query({ text: 'INSERT INTO store_heartbeat (id, beat_at) VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at', query_timeout: this.answerTimeoutMs } as pg.QueryConfig);
       return { status: 'up', backend: 'postgres', latency_ms: performance.now() - started };
     } catch (error) {
       return { status: 'down', backend: 'postgres', latency_ms: performance.now() - started, message: this.unavailable(error).message };
@@ -441,7 +458,7 @@ export class PostgresStore implements Store {
     if (this.closed) return;
     await this.queue.close();
     this.closed = true;
-    await Promise.all([this.pool.end(), this.exportPool.end()]);
+    await Promise.all(this.pools().map((pool) => pool.end()));
   }
 }
 

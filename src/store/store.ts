@@ -252,8 +252,8 @@ export interface StoreOptions {
   outcomeHorizonDays?: number;
   /** Milliseconds since the epoch; tests move it. Default Date.now. */
   now?: () => number;
-  /** PostgreSQL connections per process. Default 10. */
-  poolSize?: number;
+  /** PostgreSQL connections per process for reads (pages, summaries, live quality, drift counts). Default 6; writes have 4 of their own, exports 3. */
+  readPoolSize?: number;
   /** How long PostgreSQL may take to accept a connection, or to answer a write or the health check, before it is a 503. Default 5,000 ms. */
   answerTimeoutMs?: number;
   /** How long a PostgreSQL read (a page, a summary, live quality, drift counts) may run before the server cancels it and it is a 503; and an export's next chunk may take before the export is broken off. Default 60,000 ms. */

@@ -257,7 +257,7 @@ export function storeContract(name: string, makeHarness: () => Promise<StoreHarn
 
     it('keeps taking writes while several exports wait on slow readers', async () => {
       await record(Array.from({ length: 20 }, (_, i) => lead(i)), '2026-03-01T00:00:00.000Z');
-      const narrow = await harness.open({ ...options, poolSize: 1 }); // one connection for everything but exports
+      const narrow = await harness.open({ ...options, readPoolSize: 1 }); // one connection for reads
       const exports = Array.from({ length: 3 }, () => narrow.exportPredictions({}, { chunkSize: 2 })[Symbol.asyncIterator]());
       for (const paused of exports) expect((await paused.next()).value).toHaveLength(2);
       await narrow.recordScores({ request_id: 'during-exports', scored_at: at('2026-03-02T00:00:00.000Z'), model_version: 'm1', leads: [lead(50)] });
