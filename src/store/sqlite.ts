@@ -29,6 +29,7 @@ import type {
 import { prepareBatch, receipt, uniqueOutcomes, type Row } from './records.js';
 import { WriteQueue } from './write-queue.js';
 import { Checkpointer } from './checkpointer.js';
+import { SqliteReader } from './sqlite-reader.js';
 
 const dialect: q.Dialect = {
   name: 'sqlite',
@@ -54,10 +55,12 @@ const dialect: q.Dialect = {
 const SUPERSEDE =
   'UPDATE scores SET is_current = 0 WHERE id IN (SELECT (SELECT max(id) FROM scores WHERE mql_id = lead.value) FROM json_each(?) AS lead) AND is_current = 1';
 /**
- * Scores one drift query reads at most (but for scores of a single millisecond). A /metrics scrape
- * arriving during a count needs a few turns of the event loop, each waiting for the slice in
- * progress: in a store of a million scores (npm run bench), 20,000 a slice held a scrape up to
- * 170 ms, 5,000 gave a median of 58 ms (a slice took ~11 ms); 1,000 keeps a slice near 2 ms.
+ * Scores one drift query reads at most (but for scores of a single millisecond). Slices were first
+ * cut for the event loop, when reads ran on it: a /metrics scrape arriving during a count waited
+ * for the slice in progress, and in a store of a million scores (npm run bench) 20,000 a slice held
+ * a scrape up to 170 ms, 5,000 a median of 58 ms (a slice took ~11 ms); 1,000 keeps a slice near
+ * 2 ms. On the reader thread they do the same for the other reads: a dashboard's page waits for
+ * one slice, not for the whole count.
  */
 const DRIFT_SLICE_ROWS = 1_000;
 /**
@@ -111,6 +114,8 @@ export class SqliteStore implements Store {
   private readonly now: () => number;
   /** Checkpoints off the thread that answers requests: on a 1,000-lead batch's time, see Checkpointer. */
   readonly checkpointer: Checkpointer;
+  /** Pages, summaries, live quality, drift counts and training reads, off the thread that answers requests: see SqliteReader. */
+  readonly reader: SqliteReader;
   private rowsSinceCheckpoint = 0;
   /*
    * Single-lead records (npm run bench:store, three runs on a shared 2-core machine): one
@@ -129,6 +134,7 @@ export class SqliteStore implements Store {
   ) {
     this.description = `sqlite:${file}`;
     this.checkpointer = new Checkpointer(file, synchronous);
+    this.reader = new SqliteReader(file);
     this.horizonDays = options.outcomeHorizonDays ?? 180;
     this.now = options.now ?? Date.now;
   }
@@ -247,14 +253,6 @@ export class SqliteStore implements Store {
     return new StoreUnavailableError(`the store (${this.description}) cannot be written: ${(error as Error).message}`, { cause: error, retryAfterSeconds: 5 });
   }
 
-  private run<T>(work: (connection: Connection) => T): T {
-    try {
-      return work(this.connect());
-    } catch (error) {
-      throw this.unavailable(error);
-    }
-  }
-
   /** The writes waiting their turn: one at a time, so a lock held elsewhere costs the event loop one attempt per turn, not one per waiting write. */
   private writes: Promise<unknown> = Promise.resolve();
 
@@ -319,14 +317,28 @@ export class SqliteStore implements Store {
     return q.horizonCutoff(this.now(), this.horizonDays);
   }
 
-  private all(sql: q.Sql): unknown[][] {
-    return this.run(({ db }) => db.prepare(sql.text).raw().all(...sql.params) as unknown[][]);
+  /**
+   * One read on the reader thread. The file is opened (created and migrated) here first, as the
+   * writer needs it; the reader's errors leave the writer's connection as it is.
+   */
+  private async all(sql: q.Sql): Promise<unknown[][]> {
+    this.connect();
+    try {
+      return await this.reader.all(sql.text, sql.params);
+    } catch (error) {
+      throw this.unreadable(error);
+    }
+  }
+
+  private unreadable(error: unknown): Error {
+    if (error instanceof StoreUnavailableError || !isUnavailable(error)) return error as Error;
+    return new StoreUnavailableError(`the store (${this.description}) cannot be read: ${(error as Error).message}`, { cause: error, retryAfterSeconds: 5 });
   }
 
   async listPredictions(filter: PredictionFilter, page: { limit?: number; cursor?: string | null } = {}): Promise<PredictionPage> {
     const limit = q.checkLimit(page.limit);
     const after = page.cursor ? q.decodeCursor(page.cursor) : null;
-    const rows = this.all(q.predictionsQuery(dialect, filter, this.cutoff(), after, limit + 1));
+    const rows = await this.all(q.predictionsQuery(dialect, filter, this.cutoff(), after, limit + 1));
     const more = rows.length > limit;
     if (more) rows.length = limit;
     return { predictions: rows.map(q.predictionMapper()), next_cursor: more ? q.encodeCursor(rows[rows.length - 1]!) : null };
@@ -368,26 +380,30 @@ export class SqliteStore implements Store {
     }
   }
 
-  /** Every row of a long read, yielding to the event loop between slices instead of blocking it for the whole scan. */
+  /** Every row of a long read, in slices from the reader thread, so that neither thread builds one huge message. */
   private async collect(sql: q.Sql): Promise<unknown[][]> {
+    this.connect();
     const rows: unknown[][] = [];
-    for await (const slice of this.slices(sql, 5000)) {
-      for (const row of slice) rows.push(row);
-      await new Promise((resolve) => setImmediate(resolve));
+    try {
+      await this.reader.each(sql.text, sql.params, 5000, (slice) => {
+        for (const row of slice) rows.push(row);
+      });
+    } catch (error) {
+      throw this.unreadable(error);
     }
     return rows;
   }
 
   async getLead(mqlId: string): Promise<LeadHistory | null> {
-    const scores = this.all(q.leadScoresQuery(dialect, mqlId));
+    const scores = await this.all(q.leadScoresQuery(dialect, mqlId));
     if (scores.length === 0) return null;
-    const outcome = this.all(q.leadOutcomeQuery(dialect, mqlId))[0];
+    const outcome = (await this.all(q.leadOutcomeQuery(dialect, mqlId)))[0];
     const [current, ...history] = scores.map(q.toScoreEntry);
     return { mql_id: mqlId, current: current!, history, outcome: q.leadOutcome(outcome, current!.first_contact_date, this.cutoff()) };
   }
 
   async summarize(filter: PredictionFilter, interval: SummaryInterval): Promise<SummaryBucket[]> {
-    return q.foldSummary(this.all(q.summaryQuery(dialect, filter, this.cutoff())), interval);
+    return q.foldSummary(await this.all(q.summaryQuery(dialect, filter, this.cutoff())), interval);
   }
 
   async labelledScores(filter: Pick<PredictionFilter, 'since' | 'until' | 'model_version'>): Promise<LabelledScores> {
@@ -399,27 +415,26 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * A time window is counted DRIFT_SLICE_ROWS scores at a time, yielding to the event loop in
-   * between: better-sqlite3 holds the process for a whole query, and the monitoring refresh counts
-   * a day of scores every minute. In one query, a day of a million scores held it for 2–2.5 s
-   * (npm run bench), long enough for load shedding to refuse the requests queued behind it.
+   * A time window is counted DRIFT_SLICE_ROWS scores at a time, so that other reads get the reader
+   * thread in between: the monitoring refresh counts a day of scores every minute, and in one query
+   * a day of a million scores took 2–2.5 s (npm run bench; on the event loop, as reads once ran, long
+   * enough for load shedding to refuse the requests queued behind it).
    */
   async driftCounts(window: DriftWindow): Promise<DriftCounts> {
     const bins = (window.score_edges?.length ?? 0) + 1;
-    if (!window.since || window.last !== undefined) return q.foldDrift(this.all(q.driftQuery(dialect, window)), bins);
+    if (!window.since || window.last !== undefined) return q.foldDrift(await this.all(q.driftQuery(dialect, window)), bins);
     const rows: unknown[][] = [];
     const until = window.until?.getTime();
     for (let from = window.since.getTime(); ; ) {
       // Found on the (scored_at) index alone; a slice ends where the next DRIFT_SLICE_ROWS scores do, and the last one is open-ended.
       const boundary = new q.Sql(dialect).add('SELECT scored_at FROM scores WHERE scored_at >= ').time(from);
       if (until !== undefined) boundary.add(' AND scored_at < ').time(until);
-      const next = this.all(boundary.add(' ORDER BY scored_at LIMIT 1 OFFSET ?', DRIFT_SLICE_ROWS))[0]?.[0] as number | undefined;
+      const next = (await this.all(boundary.add(' ORDER BY scored_at LIMIT 1 OFFSET ?', DRIFT_SLICE_ROWS)))[0]?.[0] as number | undefined;
       // Scores recorded in the same millisecond stay in one slice, so each slice moves forward.
       const to = next === undefined ? undefined : Math.max(next, from + 1);
-      for (const row of this.all(q.driftQuery(dialect, { ...window, since: new Date(from), until: to === undefined ? window.until : new Date(to) }))) rows.push(row);
+      for (const row of await this.all(q.driftQuery(dialect, { ...window, since: new Date(from), until: to === undefined ? window.until : new Date(to) }))) rows.push(row);
       if (to === undefined) break;
       from = to;
-      await new Promise((resolve) => setImmediate(resolve));
     }
     return q.foldDrift(rows, bins);
   }
@@ -459,7 +474,8 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     await this.queue.close();
-    await this.checkpointer.close(); // its connection first: the last one to close checkpoints the rest
+    await this.reader.close();
+    await this.checkpointer.close(); // their connections first: the last one to close checkpoints the rest
     this.closed = true;
     this.connection?.db.close();
     this.connection = null;
