@@ -43,6 +43,19 @@ try {
     await time('list page 100, outcome converted', () => store.listPredictions({ outcome: 'converted' }));
     await time('live quality (/model/performance)', () => store.labelledScores({}));
     await time('one lead (/predictions/{mql_id})', () => store.getLead('lead-500000'));
+    for (const [name, filter] of [
+      ['CSV export, tier A (first 20,000 rows)', { tiers: ['A'] as const }],
+      ['CSV export, converted (every row)', { outcome: 'converted' as const }],
+    ] as const) {
+      await time(name, async () => {
+        let rows = 0;
+        // A turn of the event loop between chunks, as the route's response stream gives it.
+        for await (const chunk of store.exportPredictions({ ...filter, tiers: 'tiers' in filter ? [...filter.tiers] : undefined })) {
+          if ((rows += chunk.length) >= 20_000) break;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      });
+    }
   }
   await store.close();
 } finally {

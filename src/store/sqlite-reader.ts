@@ -9,17 +9,19 @@ import { StoreUnavailableError } from './errors.js';
 /*
  * The thread's whole program, run as CommonJS (`eval`), as the checkpointer's is. A read-only
  * connection in WAL mode reads the last commit without waiting for the writer, and a commit is
- * made before its request is answered: a read that follows a response sees its scores. A query
- * asked for in slices posts its rows `slice` at a time, so neither thread builds one large message,
- * and stays at most one slice ahead of the thread taking them (`taken` counts the slices taken):
- * Node hands a port's whole backlog over in one turn of the event loop, and a million scores'
- * slices arriving faster than they were taken held it for 160 ms. After any error the connection is opened afresh for the next query (a file replaced or made
- * readable again).
+ * made before its request is answered: a read that follows a response sees its scores. After any
+ * error the connection is opened afresh for the next query (a file replaced or made readable again).
+ *
+ * A query asked for in slices posts its rows `slice` at a time, so neither thread builds one large
+ * message, and stays at most one slice ahead of the thread taking them: Node hands a port's whole
+ * backlog over in one turn of the event loop, and a million scores' slices arriving faster than
+ * they were taken held it for 160 ms. `shared[0]` counts the slices taken; `shared[1]` names the
+ * query to stop (its id + 1), which ends at its next slice with what it has.
  */
 const PROGRAM = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
-const taken = new Int32Array(workerData.taken);
+const shared = new Int32Array(workerData.shared);
 let db = null;
 const statements = new Map();
 parentPort.on('message', (message) => {
@@ -43,15 +45,16 @@ parentPort.on('message', (message) => {
     }
     let rows = [];
     let sent = 0;
-    const base = Atomics.load(taken, 0);
+    const base = Atomics.load(shared, 0);
+    const stopped = () => Atomics.load(shared, 1) === id + 1;
     for (const row of statement.iterate(...params)) {
       rows.push(row);
-      if (rows.length === slice) {
-        parentPort.postMessage({ id, rows, more: true });
-        rows = [];
-        sent++;
-        while (Atomics.load(taken, 0) - base < sent - 1) Atomics.wait(taken, 0, Atomics.load(taken, 0), 1000);
-      }
+      if (rows.length < slice) continue;
+      parentPort.postMessage({ id, rows, more: true });
+      rows = [];
+      sent++;
+      while (Atomics.load(shared, 0) - base < sent - 1 && !stopped()) Atomics.wait(shared, 0, Atomics.load(shared, 0), 1000);
+      if (stopped()) break;
     }
     parentPort.postMessage({ id, rows });
   } catch (error) {
@@ -68,6 +71,8 @@ interface Pending {
   reject: (error: Error) => void;
   /** For a query read in slices: every slice but the last. */
   onSlice?: (rows: unknown[][]) => void;
+  /** The caller says when it has taken a slice (see slices()); otherwise each is taken as it comes. */
+  paced?: boolean;
 }
 
 type Reply = { id: number; rows: unknown[][]; more?: true } | { id: number; error: { message: string; code?: string } };
@@ -84,8 +89,8 @@ export class ReaderError extends Error {
 
 export class SqliteReader {
   private worker: Worker | null = null;
-  /** Slices taken so far, shared with the thread, which waits on it (see PROGRAM). */
-  private readonly taken = new Int32Array(new SharedArrayBuffer(4));
+  /** Slices taken so far, and the query to stop: shared with the thread, which waits on them (see PROGRAM). */
+  private readonly shared = new Int32Array(new SharedArrayBuffer(8));
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private closed = false;
@@ -93,6 +98,11 @@ export class SqliteReader {
   queries = 0;
 
   constructor(private readonly file: string) {}
+
+  /** Not closed: fit to be asked again (a thread that died is replaced by the next query). */
+  get open(): boolean {
+    return !this.closed;
+  }
 
   /** Every row of one query, in SQLite's raw (array) form. */
   all(text: string, params: readonly unknown[]): Promise<unknown[][]> {
@@ -104,7 +114,55 @@ export class SqliteReader {
     onSlice(await this.ask(text, params, size, onSlice));
   }
 
-  private ask(text: string, params: readonly unknown[], slice: number, onSlice?: (rows: unknown[][]) => void): Promise<unknown[][]> {
+  /**
+   * Every row of one query, `size` at a time, read no faster than the caller takes them: an export
+   * to a client that reads slowly holds one slice here and one on its way, not the table. A caller
+   * that stops early stops the query at its next slice, and the thread is free for the next one.
+   */
+  async *slices(text: string, params: readonly unknown[], size: number): AsyncGenerator<unknown[][]> {
+    const ready: { rows: unknown[][]; more: boolean }[] = [];
+    let finished = false;
+    let failure: Error | undefined;
+    let wake: (() => void) | undefined;
+    const signal = () => {
+      wake?.();
+      wake = undefined;
+    };
+    const id = this.nextId++;
+    const answered = this.ask(text, params, size, (rows) => (ready.push({ rows, more: true }), signal()), true, id).then(
+      (rows) => (ready.push({ rows, more: false }), (finished = true), signal()),
+      (error: Error) => ((failure = error), (finished = true), signal()),
+    );
+    try {
+      for (;;) {
+        const next = ready.shift();
+        if (next) {
+          if (next.more) this.take(); // the thread may read the one after while this one is used
+          if (next.rows.length > 0) yield next.rows;
+        } else if (failure) {
+          throw failure;
+        } else if (finished) {
+          return;
+        } else {
+          await new Promise<void>((resolve) => (wake = resolve));
+        }
+      }
+    } finally {
+      if (!finished) {
+        // The thread stops waiting for this query's slices to be taken, and answers with what it has.
+        Atomics.store(this.shared, 1, id + 1);
+        Atomics.notify(this.shared, 0);
+        await answered;
+      }
+    }
+  }
+
+  private take(): void {
+    Atomics.add(this.shared, 0, 1);
+    Atomics.notify(this.shared, 0);
+  }
+
+  private ask(text: string, params: readonly unknown[], slice: number, onSlice?: (rows: unknown[][]) => void, paced = false, id = this.nextId++): Promise<unknown[][]> {
     if (this.closed) return Promise.reject(new StoreUnavailableError('the store is closed'));
     let worker: Worker;
     try {
@@ -112,11 +170,10 @@ export class SqliteReader {
     } catch (error) {
       return Promise.reject(new StoreUnavailableError(`the store's reader thread could not start: ${(error as Error).message}`, { cause: error, retryAfterSeconds: 5 }));
     }
-    const id = this.nextId++;
     return new Promise<unknown[][]>((resolve, reject) => {
       // Held while a query runs, so a script awaiting one does not exit under it; idle, it keeps nothing alive.
       if (this.pending.size === 0) worker.ref();
-      this.pending.set(id, { resolve, reject, onSlice });
+      this.pending.set(id, { resolve, reject, onSlice, paced });
       worker.postMessage({ id, text, params, slice });
     });
   }
@@ -129,15 +186,15 @@ export class SqliteReader {
   }
 
   private start(): Worker {
-    const worker = new Worker(PROGRAM, { eval: true, workerData: { file: this.file, taken: this.taken.buffer, driver: createRequire(import.meta.url).resolve('better-sqlite3') } });
+    const worker = new Worker(PROGRAM, { eval: true, workerData: { file: this.file, shared: this.shared.buffer, driver: createRequire(import.meta.url).resolve('better-sqlite3') } });
     worker.unref();
     worker.on('message', (reply: Reply) => {
       if ('error' in reply) {
         this.settle(reply.id)?.reject(new ReaderError(reply.error.message, reply.error.code));
       } else if (reply.more) {
-        this.pending.get(reply.id)?.onSlice?.(reply.rows);
-        Atomics.add(this.taken, 0, 1);
-        Atomics.notify(this.taken, 0);
+        const pending = this.pending.get(reply.id);
+        pending?.onSlice?.(reply.rows);
+        if (!pending?.paced) this.take();
       } else {
         this.queries++;
         this.settle(reply.id)?.resolve(reply.rows);
@@ -161,6 +218,7 @@ export class SqliteReader {
    * last); its connection closes before the writer's, which checkpoints the rest.
    */
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
     const worker = this.worker;
     if (!worker) return;
@@ -169,4 +227,5 @@ export class SqliteReader {
     worker.postMessage('close');
     await exited;
   }
+
 }

@@ -69,6 +69,8 @@ const DRIFT_SLICE_ROWS = 1_000;
  * KiB (see connect()).
  */
 const CHECKPOINT_ROWS = 3_000;
+/** Idle export threads kept for the next exports; each holds a read-only connection and some 10 MB. */
+const EXPORT_THREADS_KEPT = 2;
 const CHECKPOINT_PAGES = 10_000;
 const CACHE_KIB = 32 * 1024;
 const INSERT_SCORE =
@@ -116,6 +118,8 @@ export class SqliteStore implements Store {
   readonly checkpointer: Checkpointer;
   /** Pages, summaries, live quality, drift counts and training reads, off the thread that answers requests: see SqliteReader. */
   readonly reader: SqliteReader;
+  /** Export threads between exports (see slices()). */
+  private readonly exportReaders: SqliteReader[] = [];
   private rowsSinceCheckpoint = 0;
   /*
    * Single-lead records (npm run bench:store, three runs on a shared 2-core machine): one
@@ -351,32 +355,23 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Rows of a long read, `size` at a time, on a connection of its own: better-sqlite3 keeps a
-   * connection busy while a statement is iterated, and between slices the event loop serves
-   * requests and writes go on (WAL lets both run).
+   * An export's rows, `size` at a time, from a reader thread of its own: a filtered export may scan
+   * most of the table between two chunks (in a store of a million scores, an export of its
+   * converted leads held the event loop for 0.55 s, on its thread), and a shared reader would make
+   * every other read wait for a client that downloads slowly. Rows are read only as fast as the
+   * export's client takes them. A thread took ~70 ms to start, so finished exports leave theirs
+   * for the next (EXPORT_THREADS_KEPT at most).
    */
   private async *slices(sql: q.Sql, size: number): AsyncGenerator<unknown[][]> {
-    let reader: Database.Database;
+    this.connect();
+    const reader = this.exportReaders.pop() ?? new SqliteReader(this.file);
     try {
-      this.connect();
-      reader = new Database(this.file, { readonly: true, fileMustExist: true, timeout: 5000 });
+      yield* reader.slices(sql.text, sql.params, size);
     } catch (error) {
-      throw this.unavailable(error);
-    }
-    try {
-      let slice: unknown[][] = [];
-      for (const row of reader.prepare(sql.text).raw().iterate(...sql.params) as IterableIterator<unknown[]>) {
-        slice.push(row);
-        if (slice.length === size) {
-          yield slice;
-          slice = [];
-        }
-      }
-      if (slice.length) yield slice;
-    } catch (error) {
-      throw this.unavailable(error);
+      throw this.unreadable(error);
     } finally {
-      reader.close();
+      if (!this.closed && reader.open && this.exportReaders.length < EXPORT_THREADS_KEPT) this.exportReaders.push(reader);
+      else await reader.close();
     }
   }
 
@@ -474,7 +469,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     await this.queue.close();
-    await this.reader.close();
+    await Promise.all([this.reader, ...this.exportReaders.splice(0)].map((reader) => reader.close()));
     await this.checkpointer.close(); // their connections first: the last one to close checkpoints the rest
     this.closed = true;
     this.connection?.db.close();

@@ -127,7 +127,7 @@ describe('SQLite store', () => {
     expect((await sqlite.listPredictions({})).predictions).toHaveLength(1);
   });
 
-  it('hands a long read over in slices, in order, and answers the next query and an error after it', async () => {
+  it('hands a long read over in slices, in order, stops one whose reader stops, and answers the next query and an error after it', async () => {
     const file = path.join(dir, 'slices.db');
     const db = new Database(file);
     db.exec('CREATE TABLE n (v INTEGER)');
@@ -139,6 +139,16 @@ describe('SQLite store', () => {
       expect(slices.map((slice) => slice.length)).toEqual([4, 4, 4, 4, 4, 4, 1]);
       expect(slices.flat()).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
       expect(await reader.all('SELECT count(*) FROM n WHERE v > ?', [20])).toEqual([[5]]);
+      // A reader that stops after two slices: the thread, paused until they are taken, ends the query there.
+      const taken: number[][] = [];
+      for await (const rows of reader.slices('SELECT v FROM n ORDER BY v', [], 4)) {
+        taken.push(rows.map((row) => row[0] as number));
+        if (taken.length === 2) break;
+      }
+      expect(taken).toEqual([[1, 2, 3, 4], [5, 6, 7, 8]]);
+      const paced: number[] = [];
+      for await (const rows of reader.slices('SELECT v FROM n WHERE v > ? ORDER BY v', [15], 4)) paced.push(rows.length);
+      expect(paced).toEqual([4, 4, 2]);
       await expect(reader.all('SELECT missing FROM n', [])).rejects.toMatchObject({ code: 'SQLITE_ERROR', message: 'no such column: missing' });
     } finally {
       await reader.close();
