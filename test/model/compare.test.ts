@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareModels, CountedRocAuc } from '../../src/model/compare.js';
+import { compareModels, compareModelsInTurns, CountedRocAuc } from '../../src/model/compare.js';
 import { brierScore, logLoss, rocAuc, seededRandom } from '../../src/model/metrics.js';
 import type { Tier } from '../../src/model/tiers.js';
 
@@ -74,5 +74,22 @@ describe('compareModels', () => {
     expect(comparison.log_loss.interval).toEqual(interval(differences.log_loss));
     expect(comparison.roc_auc.difference).toBe(rocAuc(labels, b) - rocAuc(labels, a));
     expect(comparison.tier_changes).toBe(tiers.challenger.filter((t) => t === 'A').length);
+  });
+
+  it('gives the same comparison in turns, letting the event loop run between them', async () => {
+    const { labels, a, b } = leads(2000, 11);
+    const tiers = { champion: Array.from(a, (): Tier => 'C'), challenger: Array.from(b, (): Tier => 'B') };
+    let turns = 0;
+    let comparing = true;
+    const turn = () => {
+      if (!comparing) return;
+      turns++;
+      setImmediate(turn);
+    };
+    setImmediate(turn);
+    const inTurns = await compareModelsInTurns(labels, a, b, tiers, { resamples: 500, seed: 3 }).finally(() => (comparing = false));
+    // 500 resamples of 2,000 leads: 50 resamples (100,000 draws) a turn, so ten turns and nine breaks.
+    expect(turns).toBeGreaterThanOrEqual(9);
+    expect(inTurns).toEqual(compareModels(labels, a, b, tiers, { resamples: 500, seed: 3 }));
   });
 });

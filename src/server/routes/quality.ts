@@ -1,7 +1,7 @@
 // Live model quality on stored leads whose outcome is known, and champion against challenger.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { compareModels } from '../../model/compare.js';
+import { compareModelsInTurns } from '../../model/compare.js';
 import { brierScore, calibrationTable, countPositives, logLoss, prAuc, rocAuc } from '../../model/metrics.js';
 import { TIERS } from '../../model/tiers.js';
 import { measureDrift } from '../drift.js';
@@ -68,7 +68,7 @@ const quality: FastifyPluginAsyncZod = async (app) => {
       if (!pairs.labels.length) {
         return { ...versions, leads: 0, converted: 0, roc_auc: null, brier: null, log_loss: null, tier_changes: 0, resamples: 0, message: 'no stored lead scored by a challenger has a known outcome yet' };
       }
-      return { ...versions, ...compareModels(pairs.labels, pairs.champion, pairs.challenger, { champion: pairs.champion_tiers, challenger: pairs.challenger_tiers }, { resamples }) };
+      return { ...versions, ...(await compareModelsInTurns(pairs.labels, pairs.champion, pairs.challenger, { champion: pairs.champion_tiers, challenger: pairs.challenger_tiers }, { resamples })) };
     },
   });
 

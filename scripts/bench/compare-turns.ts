@@ -1,0 +1,26 @@
+// npx tsx scripts/bench/compare-turns.ts: /model/compare's bootstrap at once and in turns, on
+// synthetic leads: how long each takes, and the longest the event loop went without a turn
+// meanwhile (timed by a 1 ms interval timer).
+import type { Tier } from '../../src/model/tiers.js';
+import { compareModels, compareModelsInTurns } from '../../src/model/compare.js';
+for (const n of [10_000, 50_000]) {
+  const a = new Float64Array(n).map(() => Math.random());
+  const b = a.map((x) => Math.min(1, Math.max(0, x + (Math.random() - 0.5) * 0.1)));
+  const l = new Uint8Array(n).map((_, i) => (Math.random() < a[i]! * 0.3 ? 1 : 0));
+  const tiers = { champion: Array<Tier>(n).fill('A'), challenger: Array<Tier>(n).fill('B') };
+  for (const [name, f] of [['at once', async () => compareModels(l, a, b, tiers)], ['in turns', () => compareModelsInTurns(l, a, b, tiers)]] as const) {
+    let last = performance.now();
+    let longest = 0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      longest = Math.max(longest, now - last);
+      last = now;
+    }, 1);
+    const started = performance.now();
+    await f();
+    const ended = performance.now();
+    longest = Math.max(longest, ended - last);
+    clearInterval(timer);
+    console.log(`${n} leads, 1000 resamples, ${name}: ${(ended - started).toFixed(0)} ms, longest event-loop block ${longest.toFixed(0)} ms`);
+  }
+}
