@@ -18,21 +18,58 @@ export function descendingOrder(scores: Scores): number[] {
   return Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]! || a - b);
 }
 
-/** Area under the ROC curve = P(score of a positive > score of a negative), ties counting one half. */
+/**
+ * The scores of the positives and of the negatives, each sorted ascending: the two curves walk
+ * them as one ordering, a group of tied scores at a time. TypedArray's own numeric sort, twice,
+ * instead of sorting indices with a comparator: on a million leads rocAuc took 671 ms that way, the
+ * live-quality route's metrics 1.9 s of the thread that answers requests (and the minute's
+ * monitoring refresh the same for the AUC gauge).
+ */
+function sortedByClass(labels: Labels, scores: Scores, positives: number): { positive: Float64Array; negative: Float64Array } {
+  const positive = new Float64Array(positives);
+  const negative = new Float64Array(labels.length - positives);
+  for (let i = 0, p = 0, n = 0; i < labels.length; i++) {
+    if (labels[i]) positive[p++] = scores[i]!;
+    else negative[n++] = scores[i]!;
+  }
+  return { positive: positive.sort(), negative: negative.sort() };
+}
+
+/**
+ * Calls `group` for each group of tied scores of the two sorted arrays, from the highest score
+ * down (`descending`) or from the lowest up, with how many positives and negatives it holds.
+ */
+function eachTie(positive: Float64Array, negative: Float64Array, descending: boolean, group: (positives: number, negatives: number) => void): void {
+  const step = descending ? -1 : 1;
+  let i = descending ? positive.length - 1 : 0;
+  let j = descending ? negative.length - 1 : 0;
+  const inP = () => i >= 0 && i < positive.length;
+  const inN = () => j >= 0 && j < negative.length;
+  while (inP() || inN()) {
+    const value = !inN() ? positive[i]! : !inP() ? negative[j]! : descending ? Math.max(positive[i]!, negative[j]!) : Math.min(positive[i]!, negative[j]!);
+    let p = 0;
+    let n = 0;
+    for (; inP() && positive[i] === value; i += step) p++;
+    for (; inN() && negative[j] === value; j += step) n++;
+    group(p, n);
+  }
+}
+
+/** Area under the ROC curve = P(score of a positive > score of a negative), ties counting one half. NaN with one class only, or a score that is NaN. */
 export function rocAuc(labels: Labels, scores: Scores): number {
   checkLengths(labels, scores);
   const positives = countPositives(labels);
   const negatives = labels.length - positives;
-  if (positives === 0 || negatives === 0) return Number.NaN;
-  const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[a]! - scores[b]!);
+  if (positives === 0 || negatives === 0 || hasNaN(scores)) return Number.NaN;
+  const { positive, negative } = sortedByClass(labels, scores, positives);
   let positiveRankSum = 0;
-  for (let start = 0; start < order.length; ) {
-    let end = start;
-    while (end + 1 < order.length && scores[order[end + 1]!] === scores[order[start]!]) end++;
-    const averageRank = (start + end) / 2 + 1; // tied scores share the mean of their ranks
-    for (let i = start; i <= end; i++) positiveRankSum += labels[order[i]!]! * averageRank;
-    start = end + 1;
-  }
+  let ranked = 0;
+  // Each tie group shares the mean of its ranks. Every term is a whole or half number far below
+  // 2^53, so the sum is exact, whatever the order its terms are added in.
+  eachTie(positive, negative, false, (p, n) => {
+    positiveRankSum += p * ((ranked + ranked + p + n - 1) / 2 + 1);
+    ranked += p + n;
+  });
   return (positiveRankSum - (positives * (positives + 1)) / 2) / (positives * negatives);
 }
 
@@ -40,23 +77,25 @@ export function rocAuc(labels: Labels, scores: Scores): number {
 export function prAuc(labels: Labels, scores: Scores): number {
   checkLengths(labels, scores);
   const positives = countPositives(labels);
-  if (positives === 0) return Number.NaN;
-  const order = descendingOrder(scores);
+  if (positives === 0 || hasNaN(scores)) return Number.NaN;
+  const { positive, negative } = sortedByClass(labels, scores, positives);
   let truePositives = 0;
   let seen = 0;
   let previousRecall = 0;
   let area = 0;
-  for (let start = 0; start < order.length; ) {
-    let end = start;
-    while (end + 1 < order.length && scores[order[end + 1]!] === scores[order[start]!]) end++;
-    for (let i = start; i <= end; i++) truePositives += labels[order[i]!]!;
-    seen = end + 1;
+  eachTie(positive, negative, true, (p, n) => {
+    truePositives += p;
+    seen += p + n;
     const recall = truePositives / positives;
     area += (recall - previousRecall) * (truePositives / seen);
     previousRecall = recall;
-    start = end + 1;
-  }
+  });
   return area;
+}
+
+function hasNaN(scores: Scores): boolean {
+  for (let i = 0; i < scores.length; i++) if (Number.isNaN(scores[i])) return true;
+  return false;
 }
 
 export function brierScore(labels: Labels, scores: Scores): number {

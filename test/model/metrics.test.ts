@@ -1,5 +1,63 @@
 import { describe, expect, it } from 'vitest';
-import { brierScore, calibrationTable, gainsCurve, logLoss, prAuc, rocAuc, stratifiedFolds, topShare } from '../../src/model/metrics.js';
+import { brierScore, calibrationTable, gainsCurve, logLoss, prAuc, rocAuc, seededRandom, stratifiedFolds, topShare } from '../../src/model/metrics.js';
+
+/** The curves as defined: indices sorted by score with a comparator, walked one tie group at a time. */
+const reference = {
+  rocAuc(labels: number[], scores: number[]): number {
+    const positives = labels.reduce((a, b) => a + b, 0);
+    const negatives = labels.length - positives;
+    if (positives === 0 || negatives === 0) return Number.NaN;
+    const order = labels.map((_, i) => i).sort((a, b) => scores[a]! - scores[b]!);
+    let sum = 0;
+    for (let start = 0; start < order.length; ) {
+      let end = start;
+      while (end + 1 < order.length && scores[order[end + 1]!] === scores[order[start]!]) end++;
+      for (let i = start; i <= end; i++) sum += labels[order[i]!]! * ((start + end) / 2 + 1);
+      start = end + 1;
+    }
+    return (sum - (positives * (positives + 1)) / 2) / (positives * negatives);
+  },
+  prAuc(labels: number[], scores: number[]): number {
+    const positives = labels.reduce((a, b) => a + b, 0);
+    if (positives === 0) return Number.NaN;
+    const order = labels.map((_, i) => i).sort((a, b) => scores[b]! - scores[a]! || a - b);
+    let truePositives = 0;
+    let previousRecall = 0;
+    let area = 0;
+    for (let start = 0; start < order.length; ) {
+      let end = start;
+      while (end + 1 < order.length && scores[order[end + 1]!] === scores[order[start]!]) end++;
+      for (let i = start; i <= end; i++) truePositives += labels[order[i]!]!;
+      const recall = truePositives / positives;
+      area += (recall - previousRecall) * (truePositives / (end + 1));
+      previousRecall = recall;
+      start = end + 1;
+    }
+    return area;
+  },
+};
+
+describe('rocAuc and prAuc against their definition', () => {
+  it('give the very double the definition gives, ties, zeros of both signs and one class included', () => {
+    const random = seededRandom(42);
+    for (let trial = 0; trial < 300; trial++) {
+      const n = 1 + Math.floor(random() * 400);
+      // Few distinct scores in some trials (many ties), continuous ones in others.
+      const levels = trial % 3 === 0 ? 0 : 2 + Math.floor(random() * 20);
+      const scores = Array.from({ length: n }, () => (levels ? Math.floor(random() * levels) / (levels - 1) : random()));
+      if (trial % 7 === 0) scores[0] = -0;
+      const rate = trial % 11 === 0 ? 0 : random();
+      const labels = scores.map((score) => (random() < rate * (0.5 + score / 2) ? 1 : 0));
+      expect(rocAuc(labels, scores), `trial ${trial}`).toBe(reference.rocAuc(labels, scores));
+      expect(prAuc(labels, scores), `trial ${trial}`).toBe(reference.prAuc(labels, scores));
+    }
+  });
+
+  it('are NaN when a score is NaN', () => {
+    expect(rocAuc([0, 1, 1], [0.2, Number.NaN, 0.7])).toBeNaN();
+    expect(prAuc([0, 1, 1], [0.2, Number.NaN, 0.7])).toBeNaN();
+  });
+});
 
 describe('rocAuc', () => {
   it('matches the textbook example', () => {
