@@ -50,9 +50,10 @@ describe('Dockerfile', () => {
 
   describe('the command the image runs', () => {
     // dist/ is what `npm run build` (the image's build step) wrote: the suite's setup runs it (test/setup/build.ts).
-    it('answers /health with the shipped model and stops cleanly on SIGTERM', async () => {
+    it('answers /health with the shipped model, reads its SQLite store back, and stops cleanly on SIGTERM', async () => {
       const cmd = JSON.parse(runtime.find((line) => line.startsWith('CMD '))!.slice(4)) as string[];
-      const server = await startServer({ HOST: '127.0.0.1', PORT: '0', NODE_ENV: 'production' }, 1, cmd[1]);
+      const store = path.join(mkdtempSync(path.join(tmpdir(), 'leadscore-ship-')), 'scores.db');
+      const server = await startServer({ HOST: '127.0.0.1', PORT: '0', NODE_ENV: 'production', STORE_URL: `sqlite:${store}` }, 1, cmd[1]);
       const port = server.port;
       const health = await fetch(`http://127.0.0.1:${port}/health`);
       expect(health.status).toBe(200);
@@ -63,6 +64,14 @@ describe('Dockerfile', () => {
       const files = [...page.matchAll(/(?:src|href)="(dashboard\/assets\/[^"]+)"/g)].map((m) => m[1]!);
       expect(files.length).toBeGreaterThanOrEqual(4);
       for (const file of files) expect((await fetch(`http://127.0.0.1:${port}/${file}`)).status, file).toBe(200);
+      // The store's reads run on threads the bundle starts from its own code: a page, one lead, an export.
+      const leads = Array.from({ length: 3 }, (_, i) => ({ mql_id: `ship-${i}`, first_contact_date: '2018-02-01', landing_page_id: `page-${i}`, origin: 'organic_search' }));
+      expect((await fetch(`http://127.0.0.1:${port}/batch-predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ leads }) })).status).toBe(200);
+      const listed = (await (await fetch(`http://127.0.0.1:${port}/predictions`)).json()) as { predictions: { mql_id: string }[] };
+      expect(listed.predictions.map((p) => p.mql_id).sort()).toEqual(['ship-0', 'ship-1', 'ship-2']);
+      expect((await fetch(`http://127.0.0.1:${port}/predictions/ship-1`)).status).toBe(200);
+      const csv = await (await fetch(`http://127.0.0.1:${port}/predictions`, { headers: { accept: 'text/csv' } })).text();
+      expect(csv.trim().split('\n')).toHaveLength(4);
       server.child.kill('SIGTERM');
       expect(await server.exited).toBe(0);
     });
