@@ -71,14 +71,17 @@ const UPSERT_OUTCOMES = `WITH input AS (
 /** Exports running at once per process; more wait for one to finish (or fail after 5 s, like any connection). */
 const EXPORTS_AT_ONCE = 3;
 /**
- * Connections for writes: two groups of scores in flight (the write queue's limit), an outcomes
- * upload, and retention or the health check. A pool of their own: when reads shared one pool with
- * the writes, ten summaries stuck behind a lock (or just slow, on a large store) held every
- * connection, and scoring answered 503 until one finished.
+ * Connections per purpose, each a pool of its own, so that no kind of call can take the
+ * connections another needs. Scores: two groups in flight (the write queue's limit) and the health
+ * check, which is a write too. When reads shared one pool with the writes, ten summaries stuck
+ * behind a lock (or just slow, on a large store) held every connection and scoring answered 503
+ * until one finished; outcome uploads waiting on a lock did the same to a pool they shared with
+ * scoring. Outcome uploads and retention's deletes share two; reads (pages, summaries, live quality,
+ * drift counts) have the rest of the 13, but for StoreOptions.readPoolSize.
  */
-const WRITE_CONNECTIONS = 4;
-/** Connections for reads (pages, summaries, live quality, drift counts), unless StoreOptions.readPoolSize says otherwise. */
-const READ_CONNECTIONS = 6;
+const SCORE_CONNECTIONS = 3;
+const UPKEEP_CONNECTIONS = 2;
+const READ_CONNECTIONS = 5;
 /**
  * A connection not accepted by then, or a write (or the health check) not answered, is a 503. A
  * server that stops answering without closing its connections (frozen, or cut off by a network
@@ -149,8 +152,10 @@ export function isUnavailable(error: unknown): boolean {
 export class PostgresStore implements Store {
   readonly backend = 'postgres' as const;
   readonly description: string;
-  /** Scores, outcomes, retention, the health check and migrations. */
+  /** Scores, the health check and migrations. */
   private readonly writePool: PgPool;
+  /** Outcome uploads and retention's deletes. */
+  private readonly upkeepPool: PgPool;
   /** Pages, summaries, live quality and drift counts: never the connections scoring needs. */
   private readonly readPool: PgPool;
   /** Exports hold a connection for as long as their client reads: a pool of their own, so slow readers never starve the writes. */
@@ -191,7 +196,8 @@ export class PostgresStore implements Store {
       fallback_application_name: 'leadscore',
       types: types as never,
     };
-    this.writePool = new pg.Pool({ ...settings, max: WRITE_CONNECTIONS });
+    this.writePool = new pg.Pool({ ...settings, max: SCORE_CONNECTIONS });
+    this.upkeepPool = new pg.Pool({ ...settings, max: UPKEEP_CONNECTIONS });
     this.readPool = new pg.Pool({ ...settings, max: options.readPoolSize ?? READ_CONNECTIONS });
     this.exportPool = new pg.Pool({ ...settings, max: EXPORTS_AT_ONCE });
     // An idle connection dropped by the server (restart, failover) is reported here; the pool replaces it.
@@ -199,7 +205,7 @@ export class PostgresStore implements Store {
   }
 
   private pools(): PgPool[] {
-    return [this.writePool, this.readPool, this.exportPool];
+    return [this.writePool, this.upkeepPool, this.readPool, this.exportPool];
   }
 
   async open(): Promise<this> {
@@ -323,7 +329,7 @@ export class PostgresStore implements Store {
     if (this.closed) throw new StoreUnavailableError('the store is closed');
     const unique = uniqueOutcomes(outcomes);
     try {
-      const result = await this.writePool.query({
+      const result = await this.upkeepPool.query({
         text: UPSERT_OUTCOMES,
         values: [unique.map((o) => o.mql_id), unique.map((o) => o.won_date), unique.map((o) => o.converted), new Date(this.now()).toISOString()],
         rowMode: 'array',
@@ -432,7 +438,7 @@ export class PostgresStore implements Store {
         if (this.closed) throw new StoreUnavailableError('the store is closed');
         let changes: number;
         try {
-          changes = (await this.writePool.query(q.numberPlaceholders(text), [cutoff.toISOString(), batchSize])).rowCount ?? 0;
+          changes = (await this.upkeepPool.query(q.numberPlaceholders(text), [cutoff.toISOString(), batchSize])).rowCount ?? 0;
         } catch (error) {
           throw this.unavailable(error);
         }

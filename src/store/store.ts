@@ -252,7 +252,7 @@ export interface StoreOptions {
   outcomeHorizonDays?: number;
   /** Milliseconds since the epoch; tests move it. Default Date.now. */
   now?: () => number;
-  /** PostgreSQL connections per process for reads (pages, summaries, live quality, drift counts). Default 6; writes have 4 of their own, exports 3. */
+  /** PostgreSQL connections per process for reads (pages, summaries, live quality, drift counts). Default 5; scores and the health check have 3 of their own, outcome uploads and retention 2, exports 3. */
   readPoolSize?: number;
   /** How long PostgreSQL may take to accept a connection, or to answer a write or the health check, before it is a 503. Default 5,000 ms. */
   answerTimeoutMs?: number;

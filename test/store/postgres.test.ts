@@ -198,7 +198,7 @@ if (!serverUrl) {
       await own.drop();
     });
 
-    it('keeps scoring and answering the health check while slow reads hold every read connection', async () => {
+    it('keeps scoring and answering the health check while slow reads and outcome uploads hold every connection of theirs', async () => {
       const own = await freshSchema();
       // A short write timeout: a write that waited for a connection held by a read would fail with it.
       const store = await openPg(own.url(), { answerTimeoutMs: 1500, readTimeoutMs: 20_000 });
@@ -206,14 +206,16 @@ if (!serverUrl) {
       await store.recordScores({ request_id: 'r', scored_at: new Date(), model_version: 'm', leads: [lead(1)] });
       const holder = await admin.connect();
       let stuck: Promise<unknown>[] = [];
+      let uploads: Promise<unknown>[] = [];
       try {
         await holder.query('BEGIN');
         await holder.query(`LOCK TABLE ${own.schema}.outcomes IN ACCESS EXCLUSIVE MODE`);
-        // Twelve dashboard reads, twice the read connections: every one waits behind the lock.
+        // Twelve dashboard reads and four outcome uploads, more than their connections: every one waits behind the lock.
         stuck = Array.from({ length: 12 }, (_, i) => (i % 2 ? store.summarize({}, 'day') : store.listPredictions({})));
+        uploads = Array.from({ length: 4 }, (_, i) => store.recordOutcomes([{ mql_id: `lead-${9000 + i}`, won_date: '2026-03-01', converted: true }]));
         const waiting = async () =>
           (await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [own.schema])).rows[0].n;
-        while ((await waiting()) < 6) await new Promise((resolve) => setImmediate(resolve));
+        while ((await waiting()) < 5 + 2) await new Promise((resolve) => setImmediate(resolve));
 
         await store.recordScores({ request_id: 'during', scored_at: new Date(), model_version: 'm', leads: leads(3, 2) });
         expect(await store.health()).toMatchObject({ status: 'up' });
@@ -221,9 +223,10 @@ if (!serverUrl) {
         await holder.query('ROLLBACK');
         holder.release();
       }
-      // The reads then all finish, and the write connections still take outcomes.
-      expect(await store.recordOutcomes([{ mql_id: 'lead-0002', won_date: '2026-03-01', converted: true }])).toMatchObject({ matched: 1 });
+      // The reads then all finish; an upload that waited past the write timeout was refused, not lost in silence.
       for (const outcome of await Promise.allSettled(stuck)) expect(outcome.status).toBe('fulfilled');
+      for (const outcome of await Promise.allSettled(uploads)) if (outcome.status === 'rejected') expect(outcome.reason).toBeInstanceOf(StoreUnavailableError);
+      expect(await store.recordOutcomes([{ mql_id: 'lead-0002', won_date: '2026-03-01', converted: true }])).toMatchObject({ matched: 1 });
       expect((await store.listPredictions({})).predictions).toHaveLength(4);
       await store.close();
       await own.drop();
