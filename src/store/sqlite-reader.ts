@@ -94,6 +94,8 @@ export class SqliteReader {
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private closed = false;
+  /** The paced query running (see slices()), which close() stops. */
+  private paced: number | null = null;
   /** Queries answered so far, for the store's tests. */
   queries = 0;
 
@@ -129,12 +131,15 @@ export class SqliteReader {
       wake = undefined;
     };
     const id = this.nextId++;
+    this.paced = id;
     const answered = this.ask(text, params, size, (rows) => (ready.push({ rows, more: true }), signal()), true, id).then(
       (rows) => (ready.push({ rows, more: false }), (finished = true), signal()),
       (error: Error) => ((failure = error), (finished = true), signal()),
     );
     try {
       for (;;) {
+        // Closed under it (the store closing): an error, never an export that looks complete.
+        if (this.closed) throw new StoreUnavailableError('the store was closed during the export', { retryAfterSeconds: 5 });
         const next = ready.shift();
         if (next) {
           if (next.more) this.take(); // the thread may read the one after while this one is used
@@ -149,12 +154,17 @@ export class SqliteReader {
       }
     } finally {
       if (!finished) {
-        // The thread stops waiting for this query's slices to be taken, and answers with what it has.
-        Atomics.store(this.shared, 1, id + 1);
-        Atomics.notify(this.shared, 0);
+        this.stopQuery(id);
         await answered;
       }
+      this.paced = null;
     }
+  }
+
+  /** The thread stops waiting for the query's slices to be taken, and answers with what it has. */
+  private stopQuery(id: number): void {
+    Atomics.store(this.shared, 1, id + 1);
+    Atomics.notify(this.shared, 0);
   }
 
   private take(): void {
@@ -215,11 +225,14 @@ export class SqliteReader {
 
   /**
    * Stops the thread after the queries it was asked (it answers its messages in order, 'close'
-   * last); its connection closes before the writer's, which checkpoints the rest.
+   * last), stopping a paced one first; its connection closes before the writer's, which
+   * checkpoints the rest.
    */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // A paced query whose reader is not taking its slices (an export paused, or left unfinished) would hold the thread for good.
+    if (this.paced !== null) this.stopQuery(this.paced);
     const worker = this.worker;
     if (!worker) return;
     const exited = new Promise((resolve) => worker.once('exit', resolve));

@@ -30,6 +30,7 @@ import { prepareBatch, receipt, uniqueOutcomes, type Row } from './records.js';
 import { WriteQueue } from './write-queue.js';
 import { Checkpointer } from './checkpointer.js';
 import { SqliteReader } from './sqlite-reader.js';
+import { Slots } from './slots.js';
 
 const dialect: q.Dialect = {
   name: 'sqlite',
@@ -69,7 +70,14 @@ const DRIFT_SLICE_ROWS = 1_000;
  * KiB (see connect()).
  */
 const CHECKPOINT_ROWS = 3_000;
-/** Idle export threads kept for the next exports; each holds a read-only connection and some 10 MB. */
+/**
+ * Exports running at once, each on a thread of its own (some 45 MB at its peak, exporting 500,000
+ * scores); more wait up to EXPORT_WAIT_MS for one to finish, then answer 503. A hundred clients
+ * that asked for an export and stopped reading held a hundred threads and 2.5 GB. Finished exports
+ * leave up to EXPORT_THREADS_KEPT threads for the next.
+ */
+const EXPORTS_AT_ONCE = 3;
+const EXPORT_WAIT_MS = 5_000;
 const EXPORT_THREADS_KEPT = 2;
 const CHECKPOINT_PAGES = 10_000;
 const CACHE_KIB = 32 * 1024;
@@ -118,8 +126,12 @@ export class SqliteStore implements Store {
   readonly checkpointer: Checkpointer;
   /** Pages, summaries, live quality, drift counts and training reads, off the thread that answers requests: see SqliteReader. */
   readonly reader: SqliteReader;
-  /** Export threads between exports (see slices()). */
+  /** Export threads between exports, and those of the exports running (see slices()). */
   private readonly exportReaders: SqliteReader[] = [];
+  private readonly exporting = new Set<SqliteReader>();
+  private readonly exportSlots: Slots;
+  /** Set as close() begins: nothing started after it keeps a thread. */
+  private closing = false;
   private rowsSinceCheckpoint = 0;
   /*
    * Single-lead records (npm run bench:store, three runs on a shared 2-core machine): one
@@ -139,6 +151,7 @@ export class SqliteStore implements Store {
     this.description = `sqlite:${file}`;
     this.checkpointer = new Checkpointer(file, synchronous);
     this.reader = new SqliteReader(file);
+    this.exportSlots = new Slots(EXPORTS_AT_ONCE, tuning.exportWaitMs ?? EXPORT_WAIT_MS, () => `${EXPORTS_AT_ONCE} exports are running; try again shortly`);
     this.horizonDays = options.outcomeHorizonDays ?? 180;
     this.now = options.now ?? Date.now;
   }
@@ -364,13 +377,21 @@ export class SqliteStore implements Store {
    */
   private async *slices(sql: q.Sql, size: number): AsyncGenerator<unknown[][]> {
     this.connect();
+    const release = await this.exportSlots.take();
+    if (this.closing) {
+      release();
+      throw new StoreUnavailableError('the store is closed');
+    }
     const reader = this.exportReaders.pop() ?? new SqliteReader(this.file);
+    this.exporting.add(reader);
     try {
       yield* reader.slices(sql.text, sql.params, size);
     } catch (error) {
       throw this.unreadable(error);
     } finally {
-      if (!this.closed && reader.open && this.exportReaders.length < EXPORT_THREADS_KEPT) this.exportReaders.push(reader);
+      this.exporting.delete(reader);
+      release();
+      if (!this.closing && reader.open && this.exportReaders.length < EXPORT_THREADS_KEPT) this.exportReaders.push(reader);
       else await reader.close();
     }
   }
@@ -467,9 +488,11 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.closing) return;
+    this.closing = true;
     await this.queue.close();
-    await Promise.all([this.reader, ...this.exportReaders.splice(0)].map((reader) => reader.close()));
+    // Running exports too: one whose client stopped reading would hold its thread, and the process, for good.
+    await Promise.all([this.reader, ...this.exportReaders.splice(0), ...this.exporting].map((reader) => reader.close()));
     await this.checkpointer.close(); // their connections first: the last one to close checkpoints the rest
     this.closed = true;
     this.connection?.db.close();
@@ -511,6 +534,8 @@ export interface SqliteTuning {
   cacheKib?: number;
   /** How long a write waits in all for another connection's write lock before it is a 503 (LOCK_WAIT_MS). */
   lockWaitMs?: number;
+  /** How long an export waits for one of the EXPORTS_AT_ONCE to finish before it is a 503 (EXPORT_WAIT_MS). */
+  exportWaitMs?: number;
 }
 
 export function openSqliteStore(file: string, synchronous: 'normal' | 'full', options: StoreOptions, tuning?: SqliteTuning): SqliteStore {

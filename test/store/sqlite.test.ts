@@ -156,6 +156,35 @@ describe('SQLite store', () => {
     }
   });
 
+  it('runs three exports at once: a fourth waits for one to finish, or answers 503 after the wait', async () => {
+    const sqlite = (store = new SqliteStore(path.join(dir, 'exports.db'), 'normal', {}, { exportWaitMs: 300 }).open());
+    await sqlite.recordScores({ request_id: 'r', scored_at: new Date(), model_version: 'm', leads: Array.from({ length: 10 }, (_, i) => lead(i)) });
+    const start = () => sqlite.exportPredictions({}, { chunkSize: 2 })[Symbol.asyncIterator]();
+    // Three clients that take a first chunk and stop reading, holding their exports open.
+    const paused = [start(), start(), start()];
+    for (const exported of paused) expect((await exported.next()).value).toHaveLength(2);
+    await expect(start().next()).rejects.toThrow(new StoreUnavailableError('3 exports are running; try again shortly'));
+    // One waiting gets the slot the moment an export ends.
+    const waiting = start();
+    const first = waiting.next();
+    await paused[0]!.return(undefined);
+    expect((await first).value).toHaveLength(2);
+    let rows = 2;
+    for (let chunk = await waiting.next(); !chunk.done; chunk = await waiting.next()) rows += chunk.value.length;
+    expect(rows).toBe(10);
+    for (const exported of paused.slice(1)) await exported.return(undefined);
+  });
+
+  it('closes with exports a client stopped reading, which then fail instead of ending as if complete', async () => {
+    const sqlite = (store = await openSqlite(path.join(dir, 'closing-exports.db'))) as SqliteStore;
+    await sqlite.recordScores({ request_id: 'r', scored_at: new Date(), model_version: 'm', leads: Array.from({ length: 10 }, (_, i) => lead(i)) });
+    const exported = sqlite.exportPredictions({}, { chunkSize: 2 })[Symbol.asyncIterator]();
+    expect((await exported.next()).value).toHaveLength(2);
+    await sqlite.close(); // returns: the paused export's thread was stopped with it
+    store = undefined;
+    await expect(exported.next()).rejects.toThrow(new StoreUnavailableError('the store was closed during the export'));
+  });
+
   it('counts a long drift window in slices, giving the counts one query would', async () => {
     store = await openSqlite(path.join(dir, 'drift.db'));
     const t0 = Date.UTC(2026, 2, 1);
