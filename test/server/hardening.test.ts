@@ -96,6 +96,17 @@ describe('content negotiation and encodings', () => {
 });
 
 describe('request ids', () => {
+  it('gives the router’s own refusals a request id and a log line, as every other response has', async () => {
+    const logged = await buildTestApp();
+    for (const [url, status] of [['/predictions/%ZZ', 400], [`/predictions/${'L'.repeat(1200)}`, 414]] as const) {
+      const response = await logged.app.inject({ url, headers: { 'x-request-id': `refused-${status}` } });
+      expect(response.statusCode).toBe(status);
+      expect(response.headers['x-request-id']).toBe(`refused-${status}`);
+      expect(logged.logLines().filter((line) => line.reqId === `refused-${status}`)).toEqual([expect.objectContaining({ msg: 'request', method: 'GET', route: 'unknown', status })]);
+    }
+    await logged.app.close();
+  });
+
   it('echoes a plain id and replaces an oversized or structured one', async () => {
     const echo = async (id: string) => (await t.app.inject({ url: '/health', headers: { 'x-request-id': id } })).headers['x-request-id'];
     expect(await echo('crm-abc-123')).toBe('crm-abc-123');
@@ -144,8 +155,15 @@ describe('security headers', () => {
 
   it('sends every one of them on errors too, with the API’s content policy', async () => {
     const HELMET = ['content-security-policy', 'cross-origin-opener-policy', 'cross-origin-resource-policy', 'origin-agent-cluster', 'referrer-policy', 'strict-transport-security', 'x-content-type-options', 'x-dns-prefetch-control', 'x-download-options', 'x-frame-options', 'x-permitted-cross-domain-policies', 'x-xss-protection'];
-    const responses = [await t.app.inject({ method: 'POST', url: '/predict', payload: validLead() }), await t.app.inject({ method: 'POST', url: '/predict', payload: {} }), await t.app.inject('/no/such/route')];
-    expect(responses.map((r) => r.statusCode)).toEqual([200, 400, 404]);
+    const responses = [
+      await t.app.inject({ method: 'POST', url: '/predict', payload: validLead() }),
+      await t.app.inject({ method: 'POST', url: '/predict', payload: {} }),
+      await t.app.inject('/no/such/route'),
+      // The router's own refusals, which Fastify sends before any hook runs.
+      await t.app.inject('/predictions/%ZZ'),
+      await t.app.inject(`/predictions/${'L'.repeat(1200)}`),
+    ];
+    expect(responses.map((r) => r.statusCode)).toEqual([200, 400, 404, 400, 414]);
     for (const response of responses) {
       expect(Object.keys(response.headers)).toEqual(expect.arrayContaining(HELMET));
       expect(response.headers['content-security-policy']).toMatch(/^default-src 'none';.*frame-ancestors 'none'/);

@@ -4,6 +4,8 @@ import fp from 'fastify-plugin';
 import secureJson from 'secure-json-parse';
 import { checkUtf8, Utf8Error } from '../../data/utf8.js';
 import { errorBody, HttpError, sendError } from '../errors.js';
+import { SECURITY_HEADERS } from './protection.js';
+import { logRequest, markResponse } from './requests.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -55,13 +57,21 @@ function parseJson(request: FastifyRequest, bytes: Buffer): unknown {
  */
 export const MAX_PATH_PARAM_LENGTH = 128 * 3 * 3;
 
-/** The router's own refusals (a malformed %-escape, an over-long parameter), in the service's error shape. */
-export function frameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
-  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
-    reply.code(414).send(errorBody(414, `a path segment is longer than ${MAX_PATH_PARAM_LENGTH} characters; a lead id is at most 128 characters`));
-  } else {
-    reply.code(400).send(errorBody(400, 'the URL holds a malformed %-escape; encode reserved and non-ASCII characters as %XX of their UTF-8 bytes'));
-  }
+/**
+ * The router's own refusals (a malformed %-escape, an over-long parameter), in the service's error
+ * shape. Fastify sends them before any hook runs, so this does what the hooks do for every other
+ * response: the security headers, the request id (and the connection's end while draining), and
+ * the request's log line.
+ */
+export function frameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const [status, message] =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? [414, `a path segment is longer than ${MAX_PATH_PARAM_LENGTH} characters; a lead id is at most 128 characters`]
+      : [400, 'the URL holds a malformed %-escape; encode reserved and non-ASCII characters as %XX of their UTF-8 bytes'];
+  reply.headers(SECURITY_HEADERS);
+  markResponse(request, reply);
+  reply.code(status).send(errorBody(status, message));
+  logRequest(request, reply);
 }
 
 async function errors(app: FastifyInstance, options: { bodyLimit: number }): Promise<void> {

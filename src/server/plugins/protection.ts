@@ -48,10 +48,12 @@ export function securityHeaders(): Readonly<Record<string, string>> {
   return headers;
 }
 
+/** The headers every response carries, the router's own refusals too (see frameworkError). */
+export const SECURITY_HEADERS = securityHeaders();
+
 async function protection(app: FastifyInstance, options: ProtectionOptions): Promise<void> {
-  const headers = securityHeaders();
   app.addHook('onRequest', (_request, reply, done) => {
-    reply.headers(headers);
+    reply.headers(SECURITY_HEADERS);
     done();
   });
   if (options.maxEventLoopDelayMs > 0) {

@@ -1,7 +1,7 @@
 // Per-request plumbing: the request id header, one log line per request, and draining on shutdown.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
 // Request ids from clients are echoed and logged, so only short plain tokens are taken; anything else gets a fresh id.
@@ -44,24 +44,34 @@ async function requests(app: FastifyInstance): Promise<void> {
   // drops it. While draining each response ends its connection, so the client opens its next
   // request elsewhere instead of having an idle socket cut under it when the server closes.
   app.addHook('onSend', (request, reply, payload, done) => {
-    reply.header('x-request-id', request.id);
-    if (draining) reply.header('connection', 'close');
+    markResponse(request, reply);
     done(null, payload);
   });
   app.addHook('onResponse', (request, reply, done) => {
-    request.log.info(
-      {
-        method: request.method,
-        route: request.routeOptions.url ?? 'unknown',
-        status: reply.statusCode,
-        duration_ms: Math.round(reply.elapsedTime * 100) / 100,
-        ...(request.modelVersion !== null ? { model_version: request.modelVersion } : {}),
-        ...(request.batchSize !== null ? { batch_size: request.batchSize } : {}),
-      },
-      'request',
-    );
+    logRequest(request, reply);
     done();
   });
+}
+
+/** The request id on every response, and while draining the end of its connection (see onSend above). */
+export function markResponse(request: FastifyRequest, reply: FastifyReply): void {
+  reply.header('x-request-id', request.id);
+  if (request.server.shuttingDown) reply.header('connection', 'close');
+}
+
+/** The one log line per request: by the onResponse hook, or by the router's own refusals, which no hook sees. */
+export function logRequest(request: FastifyRequest, reply: FastifyReply): void {
+  request.log.info(
+    {
+      method: request.method,
+      route: request.routeOptions?.url ?? 'unknown',
+      status: reply.statusCode,
+      duration_ms: Math.round(reply.elapsedTime * 100) / 100,
+      ...(request.modelVersion ? { model_version: request.modelVersion } : {}),
+      ...(request.batchSize ? { batch_size: request.batchSize } : {}),
+    },
+    'request',
+  );
 }
 
 export default fp(requests, { name: 'requests' });
