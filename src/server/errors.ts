@@ -84,7 +84,7 @@ export function describeError(error: FastifyError | HttpError | Error, request: 
     const reading = request.method === 'GET' || request.method === 'HEAD';
     return {
       statusCode: 503,
-      message: `the score store is unavailable; ${reading ? '' : 'nothing was recorded, '}retry after ${error.retryAfterSeconds} s`,
+      message: `the score store is unavailable; ${error.advice ? `${error.advice}; ` : ''}${reading ? '' : 'nothing was recorded, '}retry after ${error.retryAfterSeconds} s`,
       headers: { 'retry-after': String(error.retryAfterSeconds) },
     };
   }

@@ -11,10 +11,13 @@ export class StoreError extends Error {
 export class StoreUnavailableError extends StoreError {
   /** Seconds a client should wait before retrying. */
   readonly retryAfterSeconds: number;
-  constructor(message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+  /** What the client can do about it, when there is more to say than to retry (the message itself stays in the log). */
+  readonly advice: string | undefined;
+  constructor(message: string, options?: { cause?: unknown; retryAfterSeconds?: number; advice?: string }) {
     super(message, options);
     this.name = 'StoreUnavailableError';
     this.retryAfterSeconds = options?.retryAfterSeconds ?? 5;
+    this.advice = options?.advice;
   }
 }
 

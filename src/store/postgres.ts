@@ -249,6 +249,15 @@ export class PostgresStore implements Store {
 
   private unavailable(error: unknown): Error {
     if (error instanceof StoreUnavailableError || !isUnavailable(error)) return error as Error;
+    if ((error as { code?: unknown }).code === '57014' && /statement timeout/.test((error as Error).message)) {
+      // A read the server cancelled at the read limit may well run as long again: a client told to
+      // retry in 5 s sent it again every 5 s, each holding a read connection for the whole limit.
+      return new StoreUnavailableError(`the store (${this.description}) cancelled a read at STORE_READ_TIMEOUT_MS: ${(error as Error).message}`, {
+        cause: error,
+        retryAfterSeconds: Math.ceil(this.readTimeoutMs / 1000),
+        advice: `the read ran past STORE_READ_TIMEOUT_MS (${this.readTimeoutMs} ms) and was cancelled: narrow it (since, until, filters) or raise the limit`,
+      });
+    }
     return new StoreUnavailableError(`the store (${this.description}) is unavailable: ${(error as Error).message}`, { cause: error, retryAfterSeconds: 5 });
   }
 

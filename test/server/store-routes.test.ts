@@ -252,6 +252,21 @@ describe('when the store is off or down', () => {
     }
   });
 
+  it('tells a dashboard whose read ran past the read limit what to do, and to wait the limit before retrying', async () => {
+    const slow: Store = Object.create(store, {
+      summarize: { value: async () => Promise.reject(new StoreUnavailableError('canceling statement due to statement timeout', { retryAfterSeconds: 60, advice: 'the read ran past STORE_READ_TIMEOUT_MS (60000 ms) and was cancelled: narrow it (since, until, filters) or raise the limit' })) },
+    });
+    const app = await buildTestApp({ apiKeys: [keyFor(TEST_KEY)] }, { store: slow });
+    try {
+      const response = await app.app.inject({ url: '/predictions/summary?interval=day', headers: auth });
+      expect(response.statusCode).toBe(503);
+      expect(response.headers['retry-after']).toBe('60');
+      expect(response.json().message).toBe('the score store is unavailable; the read ran past STORE_READ_TIMEOUT_MS (60000 ms) and was cancelled: narrow it (since, until, filters) or raise the limit; retry after 60 s');
+    } finally {
+      await app.app.close();
+    }
+  });
+
   it('refuses to score with 503 and Retry-After when the store cannot record, and /health says so', async () => {
     const closedDir = mkdtempSync(path.join(tmpdir(), 'leadscore-down-'));
     const down = (await openStore({ kind: 'sqlite', path: path.join(closedDir, 'scores.db'), synchronous: 'normal' }))!;

@@ -186,6 +186,8 @@ if (!serverUrl) {
         const stuck = await Promise.allSettled([store.summarize({}, 'day'), store.listPredictions({}), store.summarize({}, 'week')]);
         for (const outcome of stuck) expect(outcome).toMatchObject({ status: 'rejected', reason: expect.any(StoreUnavailableError) });
         expect((stuck[0] as PromiseRejectedResult).reason.message).toMatch(/statement timeout/);
+        // Not "retry in 5 s": the same read would run as long again.
+        expect((stuck[0] as PromiseRejectedResult).reason).toMatchObject({ retryAfterSeconds: 1, advice: 'the read ran past STORE_READ_TIMEOUT_MS (1000 ms) and was cancelled: narrow it (since, until, filters) or raise the limit' });
         // Cancelled by the server, not just given up on here: none of them still waits for the lock.
         const { rows } = await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'", [own.schema]);
         expect(rows[0].n).toBe(0);
