@@ -191,7 +191,8 @@ export class SqliteReader {
   private settle(id: number): Pending | undefined {
     const pending = this.pending.get(id);
     this.pending.delete(id);
-    if (this.pending.size === 0) this.worker?.unref();
+    // Not once closing: close() holds the thread until it has exited, or the process could end under it.
+    if (this.pending.size === 0 && !this.closed) this.worker?.unref();
     return pending;
   }
 

@@ -132,6 +132,7 @@ export class SqliteStore implements Store {
   private readonly exportSlots: Slots;
   /** Set as close() begins: nothing started after it keeps a thread. */
   private closing = false;
+  private shutting: Promise<void> | undefined;
   private rowsSinceCheckpoint = 0;
   /*
    * Single-lead records (npm run bench:store, three runs on a shared 2-core machine): one
@@ -487,8 +488,13 @@ export class SqliteStore implements Store {
     }
   }
 
-  async close(): Promise<void> {
-    if (this.closed || this.closing) return;
+  /** Closes once; a second call waits for the first to finish. */
+  close(): Promise<void> {
+    this.shutting ??= this.shut();
+    return this.shutting;
+  }
+
+  private async shut(): Promise<void> {
     this.closing = true;
     await this.queue.close();
     // Running exports too: one whose client stopped reading would hold its thread, and the process, for good.
