@@ -247,9 +247,9 @@ export class PostgresStore implements Store {
     }
   }
 
-  private unavailable(error: unknown): Error {
+  private unavailable(error: unknown, reading = false): Error {
     if (error instanceof StoreUnavailableError || !isUnavailable(error)) return error as Error;
-    if ((error as { code?: unknown }).code === '57014' && /statement timeout/.test((error as Error).message)) {
+    if (reading && (error as { code?: unknown }).code === '57014' && /statement timeout/.test((error as Error).message)) {
       // A read the server cancelled at the read limit may well run as long again: a client told to
       // retry in 5 s sent it again every 5 s, each holding a read connection for the whole limit.
       return new StoreUnavailableError(`the store (${this.description}) cancelled a read at STORE_READ_TIMEOUT_MS: ${(error as Error).message}`, {
@@ -263,24 +263,36 @@ export class PostgresStore implements Store {
 
   /** One read, in a read-only transaction the server ends after readTimeoutMs (see READ_TIMEOUT_MS). */
   private async rows(sql: q.Sql): Promise<unknown[][]> {
+    const result = await this.transaction(this.readPool, { readOnly: true, timeoutMs: this.readTimeoutMs }, { text: q.numberPlaceholders(sql.text), values: sql.params, rowMode: 'array' });
+    return result.rows as unknown[][];
+  }
+
+  /**
+   * One statement in a transaction of its own that the server ends after `timeoutMs` (SET LOCAL
+   * statement_timeout, see READ_TIMEOUT_MS), and that the client gives up on CLIENT_GRACE_MS later
+   * for a server that cannot cancel. The server's own limit matters for writes too: an upload the
+   * client had given up on waited on a lock on the server, and its connection was replaced; under a
+   * lock held for a minute those waiting connections piled up until the server refused new ones.
+   */
+  private async transaction(pool: PgPool, mode: { readOnly: boolean; timeoutMs: number }, statement: { text: string; values?: readonly unknown[]; rowMode?: 'array' }): Promise<pg.QueryResult> {
     if (this.closed) throw new StoreUnavailableError('the store is closed');
     let leased: Lease;
     try {
-      leased = await lease(this.readPool);
+      leased = await lease(pool);
     } catch (error) {
       throw this.unavailable(error);
     }
     const { client } = leased;
-    const query_timeout = this.readDeadlineMs;
+    const query_timeout = mode.timeoutMs + CLIENT_GRACE_MS;
     try {
-      await client.query({ text: `BEGIN READ ONLY; SET LOCAL statement_timeout = ${this.readTimeoutMs}`, query_timeout } as pg.QueryConfig);
-      const result = await client.query({ text: q.numberPlaceholders(sql.text), values: sql.params, rowMode: 'array', query_timeout } as pg.QueryConfig);
+      await client.query({ text: `BEGIN${mode.readOnly ? ' READ ONLY' : ''}; SET LOCAL statement_timeout = ${mode.timeoutMs}`, query_timeout } as pg.QueryConfig);
+      const result = await client.query({ ...statement, query_timeout } as pg.QueryConfig);
       await client.query({ text: 'COMMIT', query_timeout } as pg.QueryConfig);
-      return result.rows as unknown[][];
+      return result;
     } catch (error) {
       // Closed rather than reused: it may still be inside the failed transaction, or not answering.
       leased.broken = true;
-      throw this.unavailable(error);
+      throw this.unavailable(error, mode.readOnly);
     } finally {
       leased.release();
     }
@@ -337,19 +349,14 @@ export class PostgresStore implements Store {
   async recordOutcomes(outcomes: readonly Outcome[]): Promise<OutcomeReceipt> {
     if (this.closed) throw new StoreUnavailableError('the store is closed');
     const unique = uniqueOutcomes(outcomes);
-    try {
-      const result = await this.upkeepPool.query({
-        text: UPSERT_OUTCOMES,
-        values: [unique.map((o) => o.mql_id), unique.map((o) => o.won_date), unique.map((o) => o.converted), new Date(this.now()).toISOString()],
-        rowMode: 'array',
-        query_timeout: this.answerTimeoutMs,
-      } as pg.QueryConfig);
-      const [updated, scoredIds] = result.rows[0] as [number, string[]];
-      const scored = new Set(scoredIds);
-      return receipt(outcomes, new Map(unique.map((o) => [o.mql_id, scored.has(o.mql_id)])), updated);
-    } catch (error) {
-      throw this.unavailable(error);
-    }
+    const result = await this.transaction(
+      this.upkeepPool,
+      { readOnly: false, timeoutMs: this.answerTimeoutMs },
+      { text: UPSERT_OUTCOMES, values: [unique.map((o) => o.mql_id), unique.map((o) => o.won_date), unique.map((o) => o.converted), new Date(this.now()).toISOString()], rowMode: 'array' },
+    );
+    const [updated, scoredIds] = result.rows[0] as [number, string[]];
+    const scored = new Set(scoredIds);
+    return receipt(outcomes, new Map(unique.map((o) => [o.mql_id, scored.has(o.mql_id)])), updated);
   }
 
   private cutoff(): string {
@@ -444,13 +451,8 @@ export class PostgresStore implements Store {
     let deleted = 0;
     for (const [step, text] of steps.entries()) {
       for (;;) {
-        if (this.closed) throw new StoreUnavailableError('the store is closed');
-        let changes: number;
-        try {
-          changes = (await this.upkeepPool.query(q.numberPlaceholders(text), [cutoff.toISOString(), batchSize])).rowCount ?? 0;
-        } catch (error) {
-          throw this.unavailable(error);
-        }
+        // A batch stuck behind a lock ends at the read limit, and the next sweep tries again.
+        const changes = (await this.transaction(this.upkeepPool, { readOnly: false, timeoutMs: this.readTimeoutMs }, { text: q.numberPlaceholders(text), values: [cutoff.toISOString(), batchSize] })).rowCount ?? 0;
         if (step === 0) deleted += changes;
         if (changes < batchSize) break;
       }

@@ -200,6 +200,28 @@ if (!serverUrl) {
       await own.drop();
     });
 
+    it('has the server end an outcome upload stuck behind a lock when the client gives up on it, so none is left waiting', async () => {
+      const own = await freshSchema();
+      const store = await openPg(own.url(), { answerTimeoutMs: 1000 });
+      stores.push(store);
+      const holder = await admin.connect();
+      try {
+        await holder.query('BEGIN');
+        await holder.query(`LOCK TABLE ${own.schema}.outcomes IN ACCESS EXCLUSIVE MODE`);
+        const uploads = await Promise.allSettled(Array.from({ length: 3 }, (_, i) => store.recordOutcomes([{ mql_id: `lead-${i}`, won_date: '2026-03-01', converted: true }])));
+        for (const upload of uploads) expect(upload).toMatchObject({ status: 'rejected', reason: expect.any(StoreUnavailableError) });
+        // Cancelled by the server too: none of them still waits for the lock, holding a connection the pool has replaced.
+        const { rows } = await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [own.schema]);
+        expect(rows[0].n).toBe(0);
+      } finally {
+        await holder.query('ROLLBACK');
+        holder.release();
+      }
+      expect(await store.recordOutcomes([{ mql_id: 'lead-0', won_date: '2026-03-01', converted: true }])).toMatchObject({ received: 1, updated: 1 });
+      await store.close();
+      await own.drop();
+    });
+
     it('keeps scoring and answering the health check while slow reads and outcome uploads hold every connection of theirs', async () => {
       const own = await freshSchema();
       // A short write timeout: a write that waited for a connection held by a read would fail with it.
