@@ -28,7 +28,7 @@ export class Slots {
       };
       const timer = setTimeout(() => {
         this.waiting.splice(this.waiting.indexOf(granted), 1);
-        reject(new StoreUnavailableError(this.busy(), { retryAfterSeconds: 5 }));
+        reject(new StoreUnavailableError(this.busy(), { retryAfterSeconds: 5, advice: this.busy() }));
       }, this.waitMs);
       this.waiting.push(granted);
     });

@@ -163,7 +163,7 @@ describe('SQLite store', () => {
     // Three clients that take a first chunk and stop reading, holding their exports open.
     const paused = [start(), start(), start()];
     for (const exported of paused) expect((await exported.next()).value).toHaveLength(2);
-    await expect(start().next()).rejects.toThrow(new StoreUnavailableError('3 exports are running; try again shortly'));
+    await expect(start().next()).rejects.toMatchObject({ message: '3 exports are running; try again shortly', advice: '3 exports are running; try again shortly' });
     // One waiting gets the slot the moment an export ends.
     const waiting = start();
     const first = waiting.next();
