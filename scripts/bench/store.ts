@@ -238,5 +238,5 @@ const pgUrl = process.env.BENCH_POSTGRES_URL ?? process.env.TEST_POSTGRES_URL;
 if (pgUrl) results.postgres = await run(postgresBackend(pgUrl));
 else say('postgres: skipped (set BENCH_POSTGRES_URL or TEST_POSTGRES_URL)');
 results.load_average_after = os.loadavg().map((l) => Math.round(l * 100) / 100);
-writeFileSync(path.join(root, args.out!), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(path.resolve(root, args.out!), `${JSON.stringify(results, null, 2)}\n`);
 console.log(JSON.stringify(results, null, 2));
