@@ -33,7 +33,7 @@ import v2 from './routes/v2.js';
 
 export { servingModel } from './models.js';
 
-export type AppConfig = Pick<Config, 'bodyLimit' | 'maxBatch' | 'apiKeys' | 'requestTimeoutMs' | 'maxConnections' | 'maxEventLoopDelayMs' | 'metricsPublic'> & Partial<Pick<Config, 'modelPath'>>;
+export type AppConfig = Pick<Config, 'bodyLimit' | 'maxBatch' | 'apiKeys' | 'requestTimeoutMs' | 'maxConnections' | 'maxEventLoopDelayMs' | 'metricsPublic' | 'storeReadTimeoutMs'> & Partial<Pick<Config, 'modelPath'>>;
 
 export interface AppOptions {
   config: AppConfig;
@@ -110,7 +110,7 @@ export async function buildApp(options: AppOptions) {
   await app.register(model, { modelPath: config.modelPath });
   await app.register(predict);
   await app.register(batch, { maxBatch: config.maxBatch, bodyLimit: config.bodyLimit });
-  await app.register(predictions);
+  await app.register(predictions, { exportStallMs: config.storeReadTimeoutMs });
   await app.register(outcomes, { maxOutcomes: config.maxBatch, bodyLimit: config.bodyLimit });
   await app.register(quality);
   await app.register(dashboard, { keysRequired: config.apiKeys.length > 0 });

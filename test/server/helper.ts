@@ -24,6 +24,7 @@ export const testConfig = (config: Partial<AppConfig> = {}): AppConfig => ({
   maxConnections: 1000,
   maxEventLoopDelayMs: 0,
   metricsPublic: false,
+  storeReadTimeoutMs: 60_000,
   ...config,
 });
 

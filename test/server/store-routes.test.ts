@@ -1,5 +1,6 @@
 // The service with its memory: every score recorded, outcomes taken back, the dashboards' queries, live quality.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -249,6 +250,49 @@ describe('when the store is off or down', () => {
       expect(response.json().message).toMatch(/store is unavailable/);
     } finally {
       await app.app.close();
+    }
+  });
+
+  it('cuts off a CSV download whose client takes nothing for the read limit, so stalled clients cannot hold every export', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'leadscore-stall-'));
+    const own = (await openStore({ kind: 'sqlite', path: path.join(dir, 'scores.db'), synchronous: 'normal' }))!;
+    // More than a Unix socket's buffers hold (some 200 KB), so a client that does not read stalls the export.
+    const many = Array.from({ length: 6000 }, (_, i) => ({ mql_id: `stalled-${i}`, first_contact_date: '2018-02-01', landing_page_id: `page-${i % 50}`, origin: 'organic_search', probability: 0.25, tier: 'B' as const }));
+    await own.recordScores({ request_id: 'r', scored_at: new Date(), model_version: 'm', leads: many });
+    const app = await buildTestApp({ storeReadTimeoutMs: 1000 }, { store: own });
+    const socketPath = path.join(dir, 'api.sock');
+    try {
+      // The server's side of each connection: a paused client does not see its end.
+      let cutOff = 0;
+      let allCut!: () => void;
+      const threeCut = new Promise<void>((resolve) => (allCut = resolve));
+      app.app.server.on('connection', (socket: Socket) => socket.once('close', () => ++cutOff === 3 && allCut()));
+      await app.app.listen({ path: socketPath });
+      // Three clients ask for the export and never read a byte: every export the store runs at once.
+      const stalled = Array.from({ length: 3 }, () => {
+        const socket = connect(socketPath);
+        socket.write('GET /predictions HTTP/1.1\r\nhost: x\r\naccept: text/csv\r\n\r\n');
+        socket.pause();
+        return socket;
+      });
+      // Each is cut off once it has taken nothing for the limit, and gives its export back.
+      await threeCut;
+      for (const socket of stalled) socket.destroy();
+      const fourth = await new Promise<string>((resolve, reject) => {
+        const socket = connect(socketPath);
+        let text = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (chunk) => (text += chunk));
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+        socket.write('GET /predictions HTTP/1.1\r\nhost: x\r\naccept: text/csv\r\nconnection: close\r\n\r\n');
+      });
+      expect(fourth).toMatch(/^HTTP\/1\.1 200/);
+      expect(fourth.match(/\nstalled-\d+,/g)).toHaveLength(6000);
+    } finally {
+      await app.app.close();
+      await own.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

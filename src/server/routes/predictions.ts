@@ -41,7 +41,7 @@ async function exportCsv(store: Store, filter: PredictionFilter, cursor: string 
 
 const readResponses = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 503: ErrorSchema };
 
-const predictions: FastifyPluginAsyncZod = async (app) => {
+const predictions: FastifyPluginAsyncZod<{ exportStallMs: number }> = async (app, { exportStallMs }) => {
   const guard = [...app.requireRole('read'), ...app.requireStore];
   const store = () => app.store!;
 
@@ -59,6 +59,12 @@ const predictions: FastifyPluginAsyncZod = async (app) => {
       const filter: PredictionFilter = { since, until, tiers: tier, origin: origin === MISSING ? null : origin, landing_page_id, model_version, outcome };
       if (wantsCsv(request, reply)) {
         const rows = await exportCsv(store(), filter, cursor);
+        // A client that takes nothing for as long as the store may take for a chunk loses the
+        // download: three that asked for an export and stopped reading held every export there is
+        // (SQLite's threads, PostgreSQL's export connections) for as long as they stayed connected.
+        // Node destroys the socket once it has been idle that long; after the response, its
+        // keep-alive timeout takes over as usual. (An injected request has no real socket.)
+        request.raw.socket.setTimeout?.(exportStallMs);
         reply.header('content-disposition', 'attachment; filename="predictions.csv"');
         return sendWritten(reply, CSV_TYPE, rows);
       }
