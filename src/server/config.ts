@@ -122,7 +122,7 @@ export interface Config {
   storeRetentionDays: number | null;
   /** A lead with no outcome counts as lost once its first contact is this many days old (93 % of Olist deals close within 180). */
   outcomeHorizonDays: number;
-  /** How long a PostgreSQL read may run (STORE_READ_TIMEOUT_MS): cancelled on the server after it, a 503 here. */
+  /** How long a PostgreSQL read may run (STORE_READ_TIMEOUT_MS): cancelled on the server after it, a 503 here. A CSV download whose client takes nothing for as long is cut off too. */
   storeReadTimeoutMs: number;
   /** A version in the models folder scored beside the champion on every lead, its scores stored, never returned. */
   challenger: string | null;
