@@ -263,18 +263,19 @@ export class PostgresStore implements Store {
 
   /** One read, in a read-only transaction the server ends after readTimeoutMs (see READ_TIMEOUT_MS). */
   private async rows(sql: q.Sql): Promise<unknown[][]> {
-    const result = await this.transaction(this.readPool, { readOnly: true, timeoutMs: this.readTimeoutMs }, { text: q.numberPlaceholders(sql.text), values: sql.params, rowMode: 'array' });
+    const result = await this.transaction(this.readPool, { readOnly: true, serverMs: this.readTimeoutMs, clientMs: this.readDeadlineMs }, { text: q.numberPlaceholders(sql.text), values: sql.params, rowMode: 'array' });
     return result.rows as unknown[][];
   }
 
   /**
-   * One statement in a transaction of its own that the server ends after `timeoutMs` (SET LOCAL
-   * statement_timeout, see READ_TIMEOUT_MS), and that the client gives up on CLIENT_GRACE_MS later
-   * for a server that cannot cancel. The server's own limit matters for writes too: an upload the
-   * client had given up on waited on a lock on the server, and its connection was replaced; under a
-   * lock held for a minute those waiting connections piled up until the server refused new ones.
+   * One statement in a transaction of its own that the server ends after `serverMs` (SET LOCAL
+   * statement_timeout, see READ_TIMEOUT_MS), and that the client gives up on after `clientMs`: for
+   * reads a little later, for a server that cannot cancel; for writes at the same time, the 5 s a
+   * write may take. The server's own limit matters for writes too: an upload the client had given
+   * up on waited on a lock in the server, and its connection was replaced; under a lock held for a
+   * minute those waiting connections piled up until the server refused new ones.
    */
-  private async transaction(pool: PgPool, mode: { readOnly: boolean; timeoutMs: number }, statement: { text: string; values?: readonly unknown[]; rowMode?: 'array' }): Promise<pg.QueryResult> {
+  private async transaction(pool: PgPool, mode: { readOnly: boolean; serverMs: number; clientMs: number }, statement: { text: string; values?: readonly unknown[]; rowMode?: 'array' }): Promise<pg.QueryResult> {
     if (this.closed) throw new StoreUnavailableError('the store is closed');
     let leased: Lease;
     try {
@@ -283,9 +284,9 @@ export class PostgresStore implements Store {
       throw this.unavailable(error);
     }
     const { client } = leased;
-    const query_timeout = mode.timeoutMs + CLIENT_GRACE_MS;
+    const query_timeout = mode.clientMs;
     try {
-      await client.query({ text: `BEGIN${mode.readOnly ? ' READ ONLY' : ''}; SET LOCAL statement_timeout = ${mode.timeoutMs}`, query_timeout } as pg.QueryConfig);
+      await client.query({ text: `BEGIN${mode.readOnly ? ' READ ONLY' : ''}; SET LOCAL statement_timeout = ${mode.serverMs}`, query_timeout } as pg.QueryConfig);
       const result = await client.query({ ...statement, query_timeout } as pg.QueryConfig);
       await client.query({ text: 'COMMIT', query_timeout } as pg.QueryConfig);
       return result;
@@ -351,7 +352,7 @@ export class PostgresStore implements Store {
     const unique = uniqueOutcomes(outcomes);
     const result = await this.transaction(
       this.upkeepPool,
-      { readOnly: false, timeoutMs: this.answerTimeoutMs },
+      { readOnly: false, serverMs: this.answerTimeoutMs, clientMs: this.answerTimeoutMs },
       { text: UPSERT_OUTCOMES, values: [unique.map((o) => o.mql_id), unique.map((o) => o.won_date), unique.map((o) => o.converted), new Date(this.now()).toISOString()], rowMode: 'array' },
     );
     const [updated, scoredIds] = result.rows[0] as [number, string[]];
@@ -452,7 +453,7 @@ export class PostgresStore implements Store {
     for (const [step, text] of steps.entries()) {
       for (;;) {
         // A batch stuck behind a lock ends at the read limit, and the next sweep tries again.
-        const changes = (await this.transaction(this.upkeepPool, { readOnly: false, timeoutMs: this.readTimeoutMs }, { text: q.numberPlaceholders(text), values: [cutoff.toISOString(), batchSize] })).rowCount ?? 0;
+        const changes = (await this.transaction(this.upkeepPool, { readOnly: false, serverMs: this.readTimeoutMs, clientMs: this.readDeadlineMs }, { text: q.numberPlaceholders(text), values: [cutoff.toISOString(), batchSize] })).rowCount ?? 0;
         if (step === 0) deleted += changes;
         if (changes < batchSize) break;
       }

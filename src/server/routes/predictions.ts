@@ -21,21 +21,33 @@ function exportLine(p: Prediction): string {
  * usual shape rather than a 200 whose download breaks off after the header; a failure after that
  * breaks the download off, never ending it as a short file.
  */
-async function exportCsv(store: Store, filter: PredictionFilter, cursor: string | undefined): Promise<Readable> {
+async function exportCsv(store: Store, filter: PredictionFilter, cursor: string | undefined, stallMs: number): Promise<Readable> {
   const chunks = store.exportPredictions(filter, { cursor })[Symbol.asyncIterator]();
   const first = await chunks.next();
+  let stalled: NodeJS.Timeout | undefined;
   async function* lines(): AsyncGenerator<string> {
     yield `${EXPORT_COLUMNS.join(',')}\n`;
     for (let next = first; !next.done; next = await chunks.next()) {
       let text = '';
       for (const prediction of next.value) text += exportLine(prediction);
+      // Armed while the response holds this chunk and has not asked for the next: a client that
+      // takes nothing for stallMs loses the download. Three that asked for an export and stopped
+      // reading held every export a process runs (SQLite's threads, PostgreSQL's export
+      // connections) for as long as they stayed connected. Time the store takes for a chunk does
+      // not count, and nothing is left on the connection for a request after this one.
+      stalled = setTimeout(() => stream.destroy(new Error(`the client took nothing for ${stallMs} ms; the export was broken off`)), stallMs).unref();
       yield text;
+      clearTimeout(stalled);
     }
   }
-  const stream = Readable.from(lines());
+  // One chunk buffered here (of 1,000 rows), not Readable.from's 16, so a stalled client is seen at once.
+  const stream = Readable.from(lines(), { highWaterMark: 1 });
   // However the response ends (finished, failed, the client gone before it began), the store's
   // export ends too and gives back its connection or statement.
-  stream.once('close', () => void chunks.return?.(undefined).catch(() => undefined));
+  stream.once('close', () => {
+    clearTimeout(stalled);
+    void chunks.return?.(undefined).catch(() => undefined);
+  });
   return stream;
 }
 
@@ -58,13 +70,7 @@ const predictions: FastifyPluginAsyncZod<{ exportStallMs: number }> = async (app
       const { since, until, tier, origin, landing_page_id, model_version, outcome, limit, cursor } = request.query;
       const filter: PredictionFilter = { since, until, tiers: tier, origin: origin === MISSING ? null : origin, landing_page_id, model_version, outcome };
       if (wantsCsv(request, reply)) {
-        const rows = await exportCsv(store(), filter, cursor);
-        // A client that takes nothing for as long as the store may take for a chunk loses the
-        // download: three that asked for an export and stopped reading held every export there is
-        // (SQLite's threads, PostgreSQL's export connections) for as long as they stayed connected.
-        // Node destroys the socket once it has been idle that long; after the response, its
-        // keep-alive timeout takes over as usual. (An injected request has no real socket.)
-        request.raw.socket.setTimeout?.(exportStallMs);
+        const rows = await exportCsv(store(), filter, cursor, exportStallMs);
         reply.header('content-disposition', 'attachment; filename="predictions.csv"');
         return sendWritten(reply, CSV_TYPE, rows);
       }
