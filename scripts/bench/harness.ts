@@ -18,6 +18,25 @@ export const median = (values: readonly number[]) => [...values].sort((a, b) => 
 export const round = (value: number, digits = 0) => Math.round(value * 10 ** digits) / 10 ** digits;
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * How long `work` took, and the longest the event loop went without a turn meanwhile, as a 1 ms
+ * interval timer saw it (a block at the very end counted too).
+ */
+export async function longestBlockDuring(work: () => Promise<unknown>): Promise<{ ms: number; longestBlockMs: number }> {
+  let last = performance.now();
+  let longest = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+  }, 1);
+  const started = performance.now();
+  await work();
+  const ended = performance.now();
+  clearInterval(timer);
+  return { ms: ended - started, longestBlockMs: Math.max(longest, ended - last) };
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const server = createServer().listen(0, '127.0.0.1', () => {

@@ -5,6 +5,7 @@
 import { compareModels, compareModelsInTurns } from '../../src/model/compare.js';
 import { brierScore, calibrationTable, logLoss, prAuc, rocAuc } from '../../src/model/metrics.js';
 import type { Tier } from '../../src/model/tiers.js';
+import { longestBlockDuring } from './harness.js';
 
 for (const n of [100_000, 1_000_000]) {
   const probabilities = new Float64Array(n).map(() => Math.round(Math.random() * 1e6) / 1e6);
@@ -25,18 +26,7 @@ for (const n of [10_000, 50_000]) {
   const l = new Uint8Array(n).map((_, i) => (Math.random() < a[i]! * 0.3 ? 1 : 0));
   const tiers = { champion: Array<Tier>(n).fill('A'), challenger: Array<Tier>(n).fill('B') };
   for (const [name, f] of [['at once', async () => compareModels(l, a, b, tiers)], ['in turns', () => compareModelsInTurns(l, a, b, tiers)]] as const) {
-    let last = performance.now();
-    let longest = 0;
-    const timer = setInterval(() => {
-      const now = performance.now();
-      longest = Math.max(longest, now - last);
-      last = now;
-    }, 1);
-    const started = performance.now();
-    await f();
-    const ended = performance.now();
-    longest = Math.max(longest, ended - last);
-    clearInterval(timer);
-    console.log(`${n} leads, 1000 resamples, ${name}: ${(ended - started).toFixed(0)} ms, longest event-loop block ${longest.toFixed(0)} ms`);
+    const { ms, longestBlockMs } = await longestBlockDuring(f);
+    console.log(`${n} leads, 1000 resamples, ${name}: ${ms.toFixed(0)} ms, longest event-loop block ${longestBlockMs.toFixed(0)} ms`);
   }
 }

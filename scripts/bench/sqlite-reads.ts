@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openStore } from '../../src/store/index.js';
+import { longestBlockDuring } from './harness.js';
 
 const scores = Number(process.argv[2] ?? 1_000_000);
 const dir = mkdtempSync(path.join(tmpdir(), 'leadscore-reads-'));
@@ -21,19 +22,8 @@ try {
   }
   await store.recordOutcomes(Array.from({ length: 5000 }, (_, i) => ({ mql_id: `lead-${i * 7}`, won_date: '2026-02-01', converted: true })));
   const time = async (name: string, f: () => Promise<unknown>) => {
-    let last = performance.now();
-    let longest = 0;
-    const timer = setInterval(() => {
-      const now = performance.now();
-      longest = Math.max(longest, now - last);
-      last = now;
-    }, 1);
-    const started = performance.now();
-    await f();
-    const ended = performance.now();
-    longest = Math.max(longest, ended - last);
-    clearInterval(timer);
-    console.log(`${name.padEnd(40)} ${(ended - started).toFixed(0).padStart(6)} ms, longest event-loop block ${longest.toFixed(0)} ms`);
+    const { ms, longestBlockMs } = await longestBlockDuring(f);
+    console.log(`${name.padEnd(40)} ${ms.toFixed(0).padStart(6)} ms, longest event-loop block ${longestBlockMs.toFixed(0)} ms`);
   };
   for (let round = 0; round < 2; round++) {
     await time('summary day, unfiltered', () => store.summarize({}, 'day'));

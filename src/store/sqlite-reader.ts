@@ -71,8 +71,6 @@ interface Pending {
   reject: (error: Error) => void;
   /** For a query read in slices: every slice but the last. */
   onSlice?: (rows: unknown[][]) => void;
-  /** The caller says when it has taken a slice (see slices()); otherwise each is taken as it comes. */
-  paced?: boolean;
 }
 
 type Reply = { id: number; rows: unknown[][]; more?: true } | { id: number; error: { message: string; code?: string } };
@@ -94,17 +92,12 @@ export class SqliteReader {
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private closed = false;
-  /** The paced query running (see slices()), which close() stops. */
+  /** The paced query running (see slices()): its reader says when it has taken a slice, and close() stops it. */
   private paced: number | null = null;
   /** Queries answered so far, for the store's tests. */
   queries = 0;
 
   constructor(private readonly file: string) {}
-
-  /** Not closed: fit to be asked again (a thread that died is replaced by the next query). */
-  get open(): boolean {
-    return !this.closed;
-  }
 
   /** Every row of one query, in SQLite's raw (array) form. */
   all(text: string, params: readonly unknown[]): Promise<unknown[][]> {
@@ -132,7 +125,7 @@ export class SqliteReader {
     };
     const id = this.nextId++;
     this.paced = id;
-    const answered = this.ask(text, params, size, (rows) => (ready.push({ rows, more: true }), signal()), true, id).then(
+    const answered = this.ask(text, params, size, (rows) => (ready.push({ rows, more: true }), signal()), id).then(
       (rows) => (ready.push({ rows, more: false }), (finished = true), signal()),
       (error: Error) => ((failure = error), (finished = true), signal()),
     );
@@ -172,7 +165,7 @@ export class SqliteReader {
     Atomics.notify(this.shared, 0);
   }
 
-  private ask(text: string, params: readonly unknown[], slice: number, onSlice?: (rows: unknown[][]) => void, paced = false, id = this.nextId++): Promise<unknown[][]> {
+  private ask(text: string, params: readonly unknown[], slice: number, onSlice?: (rows: unknown[][]) => void, id = this.nextId++): Promise<unknown[][]> {
     if (this.closed) return Promise.reject(new StoreUnavailableError('the store is closed'));
     let worker: Worker;
     try {
@@ -183,7 +176,7 @@ export class SqliteReader {
     return new Promise<unknown[][]>((resolve, reject) => {
       // Held while a query runs, so a script awaiting one does not exit under it; idle, it keeps nothing alive.
       if (this.pending.size === 0) worker.ref();
-      this.pending.set(id, { resolve, reject, onSlice, paced });
+      this.pending.set(id, { resolve, reject, onSlice });
       worker.postMessage({ id, text, params, slice });
     });
   }
@@ -203,9 +196,8 @@ export class SqliteReader {
       if ('error' in reply) {
         this.settle(reply.id)?.reject(new ReaderError(reply.error.message, reply.error.code));
       } else if (reply.more) {
-        const pending = this.pending.get(reply.id);
-        pending?.onSlice?.(reply.rows);
-        if (!pending?.paced) this.take();
+        this.pending.get(reply.id)?.onSlice?.(reply.rows);
+        if (reply.id !== this.paced) this.take(); // a paced query's slices are taken by its reader
       } else {
         this.queries++;
         this.settle(reply.id)?.resolve(reply.rows);
@@ -241,5 +233,4 @@ export class SqliteReader {
     worker.postMessage('close');
     await exited;
   }
-
 }

@@ -130,9 +130,8 @@ export class SqliteStore implements Store {
   private readonly exportReaders: SqliteReader[] = [];
   private readonly exporting = new Set<SqliteReader>();
   private readonly exportSlots: Slots;
-  /** Set as close() begins: nothing started after it keeps a thread. */
-  private closing = false;
-  private shutting: Promise<void> | undefined;
+  /** The close under way, once close() is called: nothing started after it keeps a thread. */
+  private closing: Promise<void> | undefined;
   private rowsSinceCheckpoint = 0;
   /*
    * Single-lead records (npm run bench:store, three runs on a shared 2-core machine): one
@@ -379,7 +378,7 @@ export class SqliteStore implements Store {
   private async *slices(sql: q.Sql, size: number): AsyncGenerator<unknown[][]> {
     this.connect();
     const release = await this.exportSlots.take();
-    if (this.closing) {
+    if (this.closing !== undefined) {
       release();
       throw new StoreUnavailableError('the store is closed');
     }
@@ -392,7 +391,7 @@ export class SqliteStore implements Store {
     } finally {
       this.exporting.delete(reader);
       release();
-      if (!this.closing && reader.open && this.exportReaders.length < EXPORT_THREADS_KEPT) this.exportReaders.push(reader);
+      if (this.closing === undefined && this.exportReaders.length < EXPORT_THREADS_KEPT) this.exportReaders.push(reader);
       else await reader.close();
     }
   }
@@ -490,12 +489,11 @@ export class SqliteStore implements Store {
 
   /** Closes once; a second call waits for the first to finish. */
   close(): Promise<void> {
-    this.shutting ??= this.shut();
-    return this.shutting;
+    this.closing ??= this.shut();
+    return this.closing;
   }
 
   private async shut(): Promise<void> {
-    this.closing = true;
     await this.queue.close();
     // Running exports too: one whose client stopped reading would hold its thread, and the process, for good.
     await Promise.all([this.reader, ...this.exportReaders.splice(0), ...this.exporting].map((reader) => reader.close()));

@@ -42,6 +42,21 @@ if (!serverUrl) {
     };
   }
 
+  /** Runs `work` while another session holds `schema`.outcomes locked: every read and every outcome upload waits behind it. */
+  async function whileOutcomesLocked<T>(schema: string, work: () => Promise<T>): Promise<T> {
+    const holder = await admin.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`LOCK TABLE ${schema}.outcomes IN ACCESS EXCLUSIVE MODE`);
+      return await work();
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+  }
+  /** How many of a store's server sessions (named after its schema) are running a statement, or waiting on a lock. */
+  const sessions = async (schema: string, state: 'active' | 'waiting on a lock'): Promise<number> =>
+    (await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND ${state === 'active' ? "state = 'active'" : "wait_event_type = 'Lock'"}`, [schema])).rows[0].n;
   const openPg = async (url: string, options: StoreOptions = {}) => (await openStore({ kind: 'postgres', url }, options))!;
   /** `count` scored leads numbered from `first`. */
   const leads = (count: number, first: number) => Array.from({ length: count }, (_, i) => lead(first + i));
@@ -179,22 +194,15 @@ if (!serverUrl) {
       const store = await openPg(own.url(), { readTimeoutMs: 1000 });
       stores.push(store);
       await store.recordScores({ request_id: 'r', scored_at: new Date(), model_version: 'm', leads: [lead(1)] });
-      const holder = await admin.connect();
-      try {
-        await holder.query('BEGIN');
-        await holder.query(`LOCK TABLE ${own.schema}.outcomes IN ACCESS EXCLUSIVE MODE`);
+      await whileOutcomesLocked(own.schema, async () => {
         const stuck = await Promise.allSettled([store.summarize({}, 'day'), store.listPredictions({}), store.summarize({}, 'week')]);
         for (const outcome of stuck) expect(outcome).toMatchObject({ status: 'rejected', reason: expect.any(StoreUnavailableError) });
         expect((stuck[0] as PromiseRejectedResult).reason.message).toMatch(/statement timeout/);
         // Not "retry in 5 s": the same read would run as long again.
         expect((stuck[0] as PromiseRejectedResult).reason).toMatchObject({ retryAfterSeconds: 1, advice: 'the read ran past STORE_READ_TIMEOUT_MS (1000 ms) and was cancelled: narrow it (since, until, filters) or raise the limit' });
         // Cancelled by the server, not just given up on here: none of them still waits for the lock.
-        const { rows } = await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'", [own.schema]);
-        expect(rows[0].n).toBe(0);
-      } finally {
-        await holder.query('ROLLBACK');
-        holder.release();
-      }
+        expect(await sessions(own.schema, 'active')).toBe(0);
+      });
       expect((await store.listPredictions({})).predictions).toHaveLength(1);
       await store.close();
       await own.drop();
@@ -204,19 +212,12 @@ if (!serverUrl) {
       const own = await freshSchema();
       const store = await openPg(own.url(), { answerTimeoutMs: 1000 });
       stores.push(store);
-      const holder = await admin.connect();
-      try {
-        await holder.query('BEGIN');
-        await holder.query(`LOCK TABLE ${own.schema}.outcomes IN ACCESS EXCLUSIVE MODE`);
+      await whileOutcomesLocked(own.schema, async () => {
         const uploads = await Promise.allSettled(Array.from({ length: 3 }, (_, i) => store.recordOutcomes([{ mql_id: `lead-${i}`, won_date: '2026-03-01', converted: true }])));
         for (const upload of uploads) expect(upload).toMatchObject({ status: 'rejected', reason: expect.any(StoreUnavailableError) });
         // Cancelled by the server too: none of them still waits for the lock, holding a connection the pool has replaced.
-        const { rows } = await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [own.schema]);
-        expect(rows[0].n).toBe(0);
-      } finally {
-        await holder.query('ROLLBACK');
-        holder.release();
-      }
+        expect(await sessions(own.schema, 'waiting on a lock')).toBe(0);
+      });
       expect(await store.recordOutcomes([{ mql_id: 'lead-0', won_date: '2026-03-01', converted: true }])).toMatchObject({ received: 1, updated: 1 });
       await store.close();
       await own.drop();
@@ -228,25 +229,17 @@ if (!serverUrl) {
       const store = await openPg(own.url(), { answerTimeoutMs: 1500, readTimeoutMs: 20_000 });
       stores.push(store);
       await store.recordScores({ request_id: 'r', scored_at: new Date(), model_version: 'm', leads: [lead(1)] });
-      const holder = await admin.connect();
       let stuck: Promise<unknown>[] = [];
       let uploads: Promise<unknown>[] = [];
-      try {
-        await holder.query('BEGIN');
-        await holder.query(`LOCK TABLE ${own.schema}.outcomes IN ACCESS EXCLUSIVE MODE`);
+      await whileOutcomesLocked(own.schema, async () => {
         // Twelve dashboard reads and four outcome uploads, more than their connections: every one waits behind the lock.
         stuck = Array.from({ length: 12 }, (_, i) => (i % 2 ? store.summarize({}, 'day') : store.listPredictions({})));
         uploads = Array.from({ length: 4 }, (_, i) => store.recordOutcomes([{ mql_id: `lead-${9000 + i}`, won_date: '2026-03-01', converted: true }]));
-        const waiting = async () =>
-          (await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [own.schema])).rows[0].n;
-        while ((await waiting()) < 5 + 2) await new Promise((resolve) => setImmediate(resolve));
+        while ((await sessions(own.schema, 'waiting on a lock')) < 5 + 2) await new Promise((resolve) => setImmediate(resolve));
 
         await store.recordScores({ request_id: 'during', scored_at: new Date(), model_version: 'm', leads: leads(3, 2) });
         expect(await store.health()).toMatchObject({ status: 'up' });
-      } finally {
-        await holder.query('ROLLBACK');
-        holder.release();
-      }
+      });
       // The reads then all finish; an upload that waited past the write timeout was refused, not lost in silence.
       for (const outcome of await Promise.allSettled(stuck)) expect(outcome.status).toBe('fulfilled');
       for (const outcome of await Promise.allSettled(uploads)) if (outcome.status === 'rejected') expect(outcome.reason).toBeInstanceOf(StoreUnavailableError);
